@@ -1,0 +1,50 @@
+"""The LMS application factory."""
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Create and configure an app: configuration, extensions, blueprints, CLI.
+
+    ``config`` overrides settings read from the environment (tests pass their own database,
+    content folder and instance folder). Nothing here touches the database.
+    """
+    config = dict(config or {})
+    instance_path = config.pop("INSTANCE_PATH", None) or os.environ.get("LMS_INSTANCE_PATH")
+    app = Flask(__name__, instance_path=instance_path and os.path.abspath(instance_path),
+                instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    from .config import load_config
+
+    app.config.from_mapping(load_config(app.instance_path))
+    app.config.update(config)
+
+    from . import db_setup, i18n, security, templating
+    from .extensions import csrf, db, migrate
+
+    db.init_app(app)
+    db_setup.init_app(app)
+    migrations = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, "migrations"))
+    migrate.init_app(app, db, directory=migrations, render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    i18n.init_app(app)
+    security.init_app(app)
+    templating.init_app(app)
+
+    from . import models  # noqa: F401  (register the tables with SQLAlchemy)
+    from .auth import init_app as init_auth
+    from .catalog import bp as catalog_bp
+    from .health import bp as health_bp
+
+    init_auth(app)
+    app.register_blueprint(catalog_bp)
+    app.register_blueprint(health_bp)
+
+    from .cli import register_cli
+
+    register_cli(app)
+    return app

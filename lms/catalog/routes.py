@@ -1,0 +1,90 @@
+"""Thin views over lms.services.catalog."""
+from __future__ import annotations
+
+from flask import Response, abort, redirect, render_template, request, session
+from flask_login import current_user
+
+from ..extensions import db
+from ..services import catalog as svc
+from ..urls import safe_next
+from . import bp
+from .forms import LanguageForm
+
+INLINE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/svg+xml", "application/pdf")
+
+
+def _or_404(call, *args):
+    try:
+        return call(*args)
+    except svc.NotFound:
+        abort(404)
+
+
+@bp.get("/")
+def index():
+    facets = svc.catalog_facets()
+    chosen = {key: request.args.get(key) or None for key in ("language", "level", "industry")}
+    # Unknown filter values select nothing rather than erroring.
+    filters = svc.CatalogFilters(**chosen)
+    return render_template("catalog/index.html", courses=svc.public_courses(filters), facets=facets,
+                           chosen=chosen)
+
+
+@bp.get("/courses/<slug>")
+def course(slug: str):
+    course = _or_404(svc.public_course, slug)
+    return render_template("catalog/course.html", course=course, mentors=svc.mentor_names(course),
+                           lessons=svc.current_lessons(course), assignments=svc.current_assignments(course))
+
+
+@bp.get("/courses/<slug>/lessons/<lesson_slug>")
+def lesson(slug: str, lesson_slug: str):
+    course, lesson, previous, following = _or_404(svc.public_lesson, slug, lesson_slug)
+    return render_template("catalog/lesson.html", course=course, lesson=lesson, previous=previous,
+                           following=following, cases=svc.lesson_cases(lesson),
+                           lessons=svc.current_lessons(course))
+
+
+@bp.get("/courses/<slug>/assignments/<assignment_slug>")
+def assignment(slug: str, assignment_slug: str):
+    course, assignment = _or_404(svc.public_assignment, slug, assignment_slug)
+    return render_template("catalog/assignment.html", course=course, assignment=assignment)
+
+
+@bp.get("/courses/<slug>/assets/<path:path>")
+def asset(slug: str, path: str):
+    asset, data = _or_404(svc.public_asset, slug, path)
+    response = Response(data, mimetype=asset.content_type.split(";")[0])
+    if ";" in asset.content_type:
+        response.headers["Content-Type"] = asset.content_type
+    filename = path.rsplit("/", 1)[-1]
+    disposition = "inline" if asset.content_type in INLINE_TYPES else "attachment"
+    response.headers.set("Content-Disposition", disposition, filename=filename)
+    # Assets are files, not pages: nothing in them may run, even an SVG opened directly.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+    response.set_etag(asset.content_hash)
+    response.cache_control.public = True
+    response.cache_control.max_age = 3600
+    return response.make_conditional(request)
+
+
+@bp.get("/cases")
+def cases():
+    return render_template("catalog/cases.html", cases=svc.public_cases())
+
+
+@bp.get("/cases/<slug>")
+def case(slug: str):
+    case, courses = _or_404(svc.public_case, slug)
+    return render_template("catalog/case.html", case=case, courses=courses)
+
+
+@bp.post("/language")
+def language():
+    form = LanguageForm()
+    if form.validate_on_submit():
+        session["lang"] = form.lang.data
+        if current_user.is_authenticated:
+            current_user.locale = form.lang.data
+            db.session.commit()
+    return redirect(safe_next(form.next.data))

@@ -1,0 +1,10 @@
+"""Command-line groups, registered on the app by the factory."""
+from flask import Flask
+
+
+def register_cli(app: Flask) -> None:
+    from .content import content
+    from .dev import dev
+
+    app.cli.add_command(content)
+    app.cli.add_command(dev)

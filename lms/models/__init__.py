@@ -1,0 +1,15 @@
+"""The database models, one module per aggregate."""
+from .content import (  # noqa: F401
+    Asset,
+    AssetBlob,
+    Assignment,
+    Case,
+    ContentVersion,
+    Course,
+    CourseMentor,
+    Lesson,
+    SyncRun,
+    course_cases,
+    lesson_cases,
+)
+from .users import ROLES, User  # noqa: F401

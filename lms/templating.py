@@ -1,0 +1,53 @@
+"""Template helpers: dates in the reader's time zone, language names, the current path."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask, request
+from flask_babel import format_datetime, get_locale
+
+from .i18n import LANGUAGE_NAMES
+
+LEVEL_ORDER = ("beginner", "intermediate", "advanced")
+
+
+def localtime(value: datetime | None, format: str = "medium") -> str:
+    """A UTC timestamp shown in the reader's time zone, in the reader's language."""
+    if value is None:
+        return ""
+    return format_datetime(value, format)
+
+
+def num(value) -> str:
+    """A score or point value without needless decimals: 100, 7.5."""
+    if value is None:
+        return ""
+    text = f"{float(value):.2f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def fromiso(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def iso(value: datetime | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["iso"] = iso
+    app.jinja_env.filters["num"] = num
+    app.jinja_env.filters["fromiso"] = fromiso
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+    @app.context_processor
+    def _globals() -> dict:
+        locale = get_locale()
+        return {
+            "current_locale": str(locale) if locale else "zh_CN",
+            "html_lang": "zh-CN" if str(locale).startswith("zh") else "en",
+            "language_names": LANGUAGE_NAMES,
+            "current_path": request.full_path.rstrip("?") if request else "/",
+        }

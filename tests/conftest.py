@@ -1,12 +1,14 @@
 """Shared fixtures: an app per test on SQLite and on a throwaway PostgreSQL cluster."""
 from __future__ import annotations
 
+import contextvars
 import itertools
 import os
 import textwrap
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import event
 
 from lms import create_app
@@ -77,6 +79,17 @@ def content_dir(tmp_path) -> Path:
     return path
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in its own app context, as in production.
+
+    The ``app`` fixture keeps an app context open for the test body; without this, requests
+    would reuse it and share ``g`` (the signed-in user, the chosen locale) across requests.
+    """
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture
 def app(database_url, tmp_path, content_dir):
     """An app bound to a fresh database, with its own instance and content folders."""
@@ -90,6 +103,7 @@ def app(database_url, tmp_path, content_dir):
         "LMS_UPLOAD_DIR": str(tmp_path / "uploads"),
         "WTF_CSRF_ENABLED": True,
     })
+    app.test_client_class = IsolatedClient
     with app.app_context():
         if needs_schema:
             db.create_all()

@@ -1,0 +1,60 @@
+"""The application factory and its configuration."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from lms import create_app
+from lms.config import ConfigError, load_config
+from lms.extensions import db
+
+
+def test_testing_config_overrides(tmp_path):
+    """Settings passed to create_app win over the environment."""
+    app = create_app({"TESTING": True, "INSTANCE_PATH": str(tmp_path / "i"), "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert app.testing and (tmp_path / "i").is_dir()
+
+
+def test_defaults_keep_runtime_files_in_the_instance_folder(tmp_path):
+    """Database, uploads and the development secret live in the instance folder."""
+    config = load_config(str(tmp_path), environ={})
+    assert config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'lms.sqlite3'}"
+    assert config["LMS_UPLOAD_DIR"] == str(tmp_path / "uploads")
+    assert config["LMS_CONTENT_DIR"].endswith("content")
+    assert len(config["SECRET_KEY"]) == 64
+    assert load_config(str(tmp_path), environ={})["SECRET_KEY"] == config["SECRET_KEY"]
+    assert config["SESSION_COOKIE_HTTPONLY"] and config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert not config["SESSION_COOKIE_SECURE"]
+
+
+def test_environment_variables_are_read(tmp_path):
+    """DATABASE_URL (postgres:// too), LMS_CONTENT_DIR, LMS_UPLOAD_DIR and SECRET_KEY come from the environment."""
+    config = load_config(str(tmp_path), environ={
+        "DATABASE_URL": "postgres://u@db/lms", "LMS_CONTENT_DIR": "/srv/content",
+        "LMS_UPLOAD_DIR": "/srv/uploads", "SECRET_KEY": "s3cret"})
+    assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db/lms"
+    assert (config["LMS_CONTENT_DIR"], config["LMS_UPLOAD_DIR"], config["SECRET_KEY"]) == (
+        "/srv/content", "/srv/uploads", "s3cret")
+
+
+def test_production_refuses_to_start_without_a_secret_key(tmp_path):
+    """No development default in production."""
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        load_config(str(tmp_path), environ={"LMS_ENV": "production"})
+    config = load_config(str(tmp_path), environ={"LMS_ENV": "production", "SECRET_KEY": "k"})
+    assert config["SESSION_COOKIE_SECURE"] and config["REMEMBER_COOKIE_SECURE"]
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path):
+    """Several gunicorn workers can share the SQLite file."""
+    app = create_app({"INSTANCE_PATH": str(tmp_path), "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}"})
+    with app.app_context():
+        assert db.session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert db.session.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
+        assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_importing_the_package_has_no_side_effects(tmp_path):
+    """``import lms`` and create_app open no database connection."""
+    app = create_app({"INSTANCE_PATH": str(tmp_path), "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'never.db'}"})
+    assert app is not None and not (tmp_path / "never.db").exists()

@@ -22,6 +22,11 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.config.from_mapping(load_config(app.instance_path))
     app.config.update(config)
+    if app.config["LMS_PROXY_COUNT"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = app.config["LMS_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
     from . import db_setup, i18n, security, templating
     from .extensions import csrf, db, migrate
@@ -37,12 +42,16 @@ def create_app(config: dict | None = None) -> Flask:
 
     from . import models  # noqa: F401  (register the tables with SQLAlchemy)
     from .auth import init_app as init_auth
+    from .admin import bp as admin_bp
     from .catalog import bp as catalog_bp
     from .health import bp as health_bp
+    from .learn import bp as learn_bp
 
     init_auth(app)
     app.register_blueprint(catalog_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(learn_bp)
+    app.register_blueprint(admin_bp)
 
     from .cli import register_cli
 

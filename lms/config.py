@@ -8,6 +8,9 @@
 | LMS_UPLOAD_DIR    | ``uploads/`` in the instance folder       |
 | SECRET_KEY        | required in production; elsewhere a key generated once into the instance folder |
 | LMS_TIMEZONE      | ``Asia/Shanghai``                         |
+| LMS_BASE_URL      | unset: links in e-mails use the request's host (set it in production) |
+| LMS_PROXY_COUNT   | ``0``: number of reverse proxies whose X-Forwarded-* headers to trust |
+| MAIL_SERVER etc.  | unset: mail goes to ``outbox/`` in the instance folder |
 """
 from __future__ import annotations
 
@@ -85,4 +88,12 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "REMEMBER_COOKIE_SECURE": production,
         "PREFERRED_URL_SCHEME": "https" if production else "http",
         "SEND_FILE_MAX_AGE_DEFAULT": 3600,
+        "LMS_BASE_URL": env.get("LMS_BASE_URL"),
+        "LMS_PROXY_COUNT": int(env.get("LMS_PROXY_COUNT", "0")),
+        "MAIL_SERVER": env.get("MAIL_SERVER"),
+        "MAIL_PORT": int(env.get("MAIL_PORT", "587")),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME"),
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD"),
+        "MAIL_USE_TLS": env.get("MAIL_USE_TLS", "true").lower() != "false",
+        "MAIL_FROM": env.get("MAIL_FROM", "Student Engineer Courses <no-reply@localhost>"),
     }

@@ -5,7 +5,9 @@ from flask import Response, abort, redirect, render_template, request, session
 from flask_login import current_user
 
 from ..extensions import db
+from ..learn.forms import CompleteForm, EnrollForm, UndoCompleteForm
 from ..services import catalog as svc
+from ..services import learning
 from ..urls import safe_next
 from . import bp
 from .forms import LanguageForm
@@ -33,16 +35,26 @@ def index():
 @bp.get("/courses/<slug>")
 def course(slug: str):
     course = _or_404(svc.public_course, slug)
+    lessons = svc.current_lessons(course)
+    enrollment = learning.enrollment_for(current_user, course)
+    done_ids = learning.completed_lesson_ids(current_user, course) if enrollment else set()
     return render_template("catalog/course.html", course=course, mentors=svc.mentor_names(course),
-                           lessons=svc.current_lessons(course), assignments=svc.current_assignments(course))
+                           lessons=lessons, assignments=svc.current_assignments(course), enrollment=enrollment,
+                           done_ids=done_ids, progress=learning.percent(done_ids, lessons), enroll_form=EnrollForm())
 
 
 @bp.get("/courses/<slug>/lessons/<lesson_slug>")
 def lesson(slug: str, lesson_slug: str):
     course, lesson, previous, following = _or_404(svc.public_lesson, slug, lesson_slug)
+    enrollment = learning.enrollment_for(current_user, course)
+    done_ids = learning.completed_lesson_ids(current_user, course) if enrollment else set()
+    learning.record_visit(enrollment, lesson)
+    lessons = svc.current_lessons(course)
     return render_template("catalog/lesson.html", course=course, lesson=lesson, previous=previous,
-                           following=following, cases=svc.lesson_cases(lesson),
-                           lessons=svc.current_lessons(course))
+                           following=following, cases=svc.lesson_cases(lesson), lessons=lessons,
+                           enrollment=enrollment, done=lesson.id in done_ids,
+                           progress=learning.percent(done_ids, lessons), enroll_form=EnrollForm(),
+                           complete_form=CompleteForm(), undo_form=UndoCompleteForm())
 
 
 @bp.get("/courses/<slug>/assignments/<assignment_slug>")

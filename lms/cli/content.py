@@ -1,7 +1,6 @@
 """``flask content check|sync [PATH]``."""
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -12,6 +11,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from ..services.content import check_tree, sync_tree
+from ..services.content.status import write_status
 
 
 def _display(root: Path, rel: str) -> str:
@@ -34,16 +34,6 @@ def _report(root: Path, result, elapsed: float) -> None:
 
 def _root(path: str | None) -> Path:
     return Path(path or current_app.config["LMS_CONTENT_DIR"]).resolve()
-
-
-def _write_status(root: Path, ok: bool, summary: dict, errors: list) -> None:
-    """Keep the outcome of the last sync on this server, failures included, for the admin page."""
-    status = {"finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "source_dir": str(root),
-              "ok": ok, "summary": summary, "errors": [str(e) for e in errors]}
-    target = Path(current_app.instance_path) / "last-sync.json"
-    tmp = target.with_suffix(".tmp")
-    tmp.write_text(json.dumps(status, ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(tmp, target)
 
 
 @click.group()
@@ -78,7 +68,7 @@ def sync_command(path: str | None) -> None:
     _report(root, result, elapsed)
     summary = {"created": len(result.created), "updated": len(result.updated), "retired": len(result.retired),
                "rendered": result.rendered, "seconds": round(elapsed, 3)}
-    _write_status(root, result.ok, summary, result.errors)
+    write_status(current_app.instance_path, root, result.ok, summary, result.errors)
     if result.errors:
         sys.exit(1)
     if not result.changed:

@@ -12,4 +12,5 @@ from .content import (  # noqa: F401
     course_cases,
     lesson_cases,
 )
-from .users import ROLES, User  # noqa: F401
+from .learning import Enrollment, LessonProgress  # noqa: F401
+from .users import ROLES, LoginAttempt, User  # noqa: F401

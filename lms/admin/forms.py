@@ -1,0 +1,37 @@
+"""Admin forms."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length, Optional
+
+from ..auth.forms import NewPasswordMixin
+from ..models import ROLES
+
+ROLE_CHOICES = [(r, r) for r in ROLES]
+
+
+class RoleForm(FlaskForm):
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
+    company = StringField(_l("Company (auditors)"), validators=[Optional(), Length(max=300)])
+    submit = SubmitField(_l("Save role"))
+
+
+class ActiveForm(FlaskForm):
+    submit = SubmitField(_l("Disable account"))
+
+
+class EnableForm(FlaskForm):
+    submit = SubmitField(_l("Enable account"))
+
+
+class NewUserForm(NewPasswordMixin, FlaskForm):
+    email = EmailField(_l("E-mail address"), validators=[DataRequired(), Length(max=320)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES, default="mentor")
+    company = StringField(_l("Company (auditors)"), validators=[Optional(), Length(max=300)])
+    password = PasswordField(_l("Initial password"), validators=[DataRequired()])
+    submit = SubmitField(_l("Create account"))
+
+
+class SyncForm(FlaskForm):
+    submit = SubmitField(_l("Sync content now"))

@@ -16,13 +16,18 @@ from pathlib import Path
 
 INDUSTRIES = ("logistics", "manufacturing", "fintech", "smart-park")
 DISTRICTS = ("Huli", "Jimei", "Siming", "Haicang", "Tong'an", "Xiang'an")
-TOPICS = (("冷链温度监控", "cold-chain temperature monitoring"), ("产线质检", "production-line quality checks"),
+TOPICS = (("冷链温度监控", "cold-chain temperature monitoring"),
+          ("产线质检", "production-line quality checks"),
           ("支付风控", "payment risk scoring"), ("园区能耗", "smart-park energy use"),
           ("仓储拣货", "warehouse picking"), ("设备预测性维护", "predictive maintenance"))
-ZH = ("我们先读取原始数据，再检查缺失值和异常值。", "这一步的目标是让数据可以被重复分析。",
-      "企业导师会在代码评审中关注命名和注释。", "请把每一步的结论写进报告，并说明依据。",
-      "真实数据往往不干净，时间戳的时区尤其需要注意。", "用小样本先验证思路，再扩展到全量数据。",
-      "图表要有标题、坐标轴和单位，方便非技术同事阅读。", "如果结果和直觉不符，先回头检查数据来源。")
+ZH = ("我们先读取原始数据，再检查缺失值和异常值。",
+      "这一步的目标是让数据可以被重复分析。",
+      "企业导师会在代码评审中关注命名和注释。",
+      "请把每一步的结论写进报告，并说明依据。",
+      "真实数据往往不干净，时间戳的时区尤其需要注意。",
+      "用小样本先验证思路，再扩展到全量数据。",
+      "图表要有标题、坐标轴和单位，方便非技术同事阅读。",
+      "如果结果和直觉不符，先回头检查数据来源。")
 EN = ("We load the raw readings first and look for gaps and outliers.",
       "The goal of this step is an analysis that anyone can run again.",
       "Mentors from the company review naming and comments in every pull request.",
@@ -92,7 +97,8 @@ print(daily.head({n % 7 + 3}))  # 查看前几天 / first days
 
 
 def _assignment(rng: random.Random, course: int, last: int, zh_cn: bool) -> tuple[str, int]:
-    criteria = [(c, rng.choice((2, 3, 4, 5))) for c in ("代码质量 Code quality", "分析 Analysis", "报告 Report")]
+    names = ("代码质量 Code quality", "分析 Analysis", "报告 Report")
+    criteria = [(name, rng.choice((2, 3, 4, 5))) for name in names]
     points = sum(top for _, top in criteria)
     rubric = "".join(f"""  - criterion: "{name}"
     description: "{_paragraph(rng, 1)}"

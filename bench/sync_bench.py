@@ -96,7 +96,8 @@ def run(lessons: int, kind: str, workdir: Path) -> int:
         print(f"{name:<20}{seconds:>9.3f}{cpu:>9.3f}{len(r.created):>9}{len(r.updated):>9}{r.rendered:>10}")
     first, noop = steps[0][1], steps[1][1]
     print(f"\nno-op / first = {noop / first:.1%} (target: under {NOOP_LIMIT:.0%})")
-    print(f"edited: {steps[2][4]}  (seconds: wall clock; cpu s: this process only, not the database server)")
+    print(f"edited: {steps[2][4]}")
+    print("(seconds: wall clock; cpu s: this process only, not the database server)")
     status = 0
     for name, _seconds, _cpu, r, _note in steps:
         for error in r.errors[:10]:

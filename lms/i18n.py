@@ -1,7 +1,7 @@
 """Language and time zone selection (Flask-Babel)."""
 from __future__ import annotations
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask_login import current_user
 
 from .extensions import babel
@@ -12,6 +12,8 @@ LANGUAGE_NAMES = {"zh_CN": "中文", "en": "English"}
 def select_locale() -> str:
     """The user's own setting, else the language chosen on this browser, else Accept-Language, else zh_CN."""
     languages = current_app.config["LMS_LANGUAGES"]
+    if not has_request_context():  # CLI commands and background work
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale in languages:
         return current_user.locale
     chosen = session.get("lang")
@@ -25,7 +27,7 @@ def select_locale() -> str:
 
 def select_timezone() -> str:
     """The user's time zone, else the park's (Asia/Shanghai)."""
-    if current_user and getattr(current_user, "is_authenticated", False) and current_user.timezone:
+    if has_request_context() and current_user and getattr(current_user, "is_authenticated", False) and current_user.timezone:
         return current_user.timezone
     return current_app.config["LMS_TIMEZONE"]
 

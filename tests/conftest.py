@@ -159,3 +159,39 @@ def write_content(root: Path, files: dict[str, str]) -> None:
             target.write_bytes(text)
         else:
             target.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+
+
+PASSWORD = "harbour-lights-2027"
+
+
+def csrf_token(client, path: str = "/") -> str:
+    """A CSRF token valid for the client's current session (read from a page's form)."""
+    import re
+
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def login(client, email: str, password: str = PASSWORD):
+    """Sign in through the real login form."""
+    token = csrf_token(client, "/auth/login")
+    return client.post("/auth/login", data={"email": email, "password": password, "csrf_token": token})
+
+
+@pytest.fixture
+def make_user(app):
+    """``make_user(role, email=None, **fields)`` creates an account with the password PASSWORD."""
+    from lms.services.accounts import create_user
+
+    counter = itertools.count()
+
+    def make(role: str = "student", email: str | None = None, **fields):
+        email = email or f"{role}{next(counter)}@example.com"
+        if role == "auditor":
+            fields.setdefault("company", "Example Cold Chain Co. (illustrative)")
+        return create_user(email=email, name=fields.pop("name", f"{role.title()} 用户"), password=PASSWORD,
+                           role=role, **fields)
+
+    return make

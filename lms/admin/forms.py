@@ -7,7 +7,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from ..auth.forms import NewPasswordMixin
 from ..models import ROLES
 
-ROLE_CHOICES = [(r, r) for r in ROLES]
+ROLE_CHOICES = {r: r for r in ROLES}
 
 
 class RoleForm(FlaskForm):

@@ -2,11 +2,11 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField, SubmitField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from ..services.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, password_problems
 
-LANGUAGE_CHOICES = [("zh_CN", "中文"), ("en", "English")]
+LANGUAGE_CHOICES = {"zh_CN": "中文", "en": "English"}
 
 
 class LoginForm(FlaskForm):
@@ -20,9 +20,11 @@ class NewPasswordMixin:
     def validate_password(self, field):
         email = getattr(getattr(self, "email", None), "data", "") or ""
         name = getattr(getattr(self, "name", None), "data", "") or ""
+        if len(field.data or "") < MIN_PASSWORD_LENGTH:
+            return  # the Length validator already says so
         problems = password_problems(field.data or "", email=email, name=name)
         if problems:
-            raise ValueError(" ".join(str(p) for p in problems))
+            raise ValidationError(" ".join(str(p) for p in problems))
 
 
 class RegisterForm(NewPasswordMixin, FlaskForm):

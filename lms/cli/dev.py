@@ -15,7 +15,8 @@ DEMO_ACCOUNTS = [
     ("student", "student2@demo.example.com", "Wang Fang 王芳", None, "student-demo-2026"),
     ("mentor", "chen.jing@mentors.example.com", "陈静 Chen Jing", None, "mentor-demo-2026"),
     ("mentor", "sarah.lin@mentors.example.com", "Sarah Lin 林莎", None, "mentor-demo-2026"),
-    ("auditor", "auditor@demo.example.com", "Auditor 审核员", None, "auditor-demo-2026"),
+    ("auditor", "auditor@demo.example.com", "Auditor 审核员", "Egret Circuit Technologies (fictional company, for teaching only)",
+     "auditor-demo-2026"),
     ("admin", "admin@demo.example.com", "Administrator 管理员", None, "admin-demo-2026"),
 ]
 

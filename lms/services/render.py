@@ -189,6 +189,11 @@ def _count_headings(tokens: list[dict]) -> int:
     return sum(1 + _count_headings(token["children"]) for token in tokens)
 
 
+# The Content-Security-Policy forbids inline styles, so the one style kept (table-cell
+# alignment, already reduced to a keyword by the sanitizer) becomes a class of the stylesheet.
+_ALIGN_STYLE = re.compile(r' style="text-align: ?(left|right|center|justify|start|end);?"')
+
+
 def render_markdown(source: str, *, path: str | None = None) -> Rendered:
     """Render Markdown to sanitized HTML; `path` is the file's content-relative path (e.g.
     'courses/py/lessons/01-intro.md'), used to rewrite relative links; None (e.g. student
@@ -205,7 +210,7 @@ def render_markdown(source: str, *, path: str | None = None) -> Rendered:
     context = _LinkContext(base_dir=posixpath.dirname(path) if path is not None else None)
     token = _context.set(context)
     try:
-        html = _cleaner().clean(body)
+        html = _ALIGN_STYLE.sub(r' class="align-\1"', _cleaner().clean(body))
         toc_html = ""
         if _count_headings(md.toc_tokens) >= 2:
             toc = md.toc.strip().removeprefix('<div class="toc">').removesuffix("</div>")

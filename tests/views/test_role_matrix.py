@@ -1,0 +1,116 @@
+"""Every route against every role, anonymous included: each may do what it should and nothing more."""
+from __future__ import annotations
+
+import pytest
+
+from lms.services.content import sync_tree
+from tests.conftest import csrf_token, login, write_content
+from tests.samples import valid_tree
+
+ROLES = ["anonymous", "student", "mentor", "auditor", "admin"]
+OK, LOGIN, DENY = "ok", "login", "deny"
+ALL = {role: OK for role in ROLES}
+SIGNED_IN = {"anonymous": LOGIN, "student": OK, "mentor": OK, "auditor": OK, "admin": OK}
+ADMIN = {"anonymous": LOGIN, "student": DENY, "mentor": DENY, "auditor": DENY, "admin": OK}
+STUDENT = {"anonymous": LOGIN, "student": OK, "mentor": DENY, "auditor": DENY, "admin": DENY}
+
+# (method, endpoint, url, form data, expectation per role)
+MATRIX = [
+    ("GET", "catalog.index", "/", None, ALL),
+    ("GET", "catalog.cases", "/cases", None, ALL),
+    ("GET", "catalog.case", "/cases/port-cold-chain", None, ALL),
+    ("GET", "catalog.course", "/courses/py-data", None, ALL),
+    ("GET", "catalog.lesson", "/courses/py-data/lessons/setup", None, ALL),
+    ("GET", "catalog.assignment", "/courses/py-data/assignments/final-project", None, ALL),
+    ("GET", "catalog.asset", "/courses/py-data/assets/flow.png", None, ALL),
+    ("GET", "static", "/static/lms.css", None, ALL),
+    ("GET", "health.healthz", "/healthz", None, ALL),
+    ("POST", "catalog.language", "/language", {"lang": "en", "next": "/"}, ALL),
+    ("GET", "auth.login", "/auth/login", None, ALL),
+    ("POST", "auth.login", "/auth/login", {"email": "x@example.com", "password": "wrong-password"},
+     {"anonymous": "401", "student": OK, "mentor": OK, "auditor": OK, "admin": OK}),
+    ("GET", "auth.register", "/auth/register", None, ALL),
+    ("POST", "auth.register", "/auth/register", {"email": "new@example.com", "name": "新同学",
+                                                "password": "harbour-lights-2027", "confirm": "harbour-lights-2027",
+                                                "language": "zh_CN"}, ALL),
+    ("POST", "auth.logout", "/auth/logout", {}, ALL),
+    ("GET", "auth.password", "/auth/password", None, SIGNED_IN),
+    ("POST", "auth.password", "/auth/password", {"current_password": "x"},
+     {"anonymous": LOGIN, "student": "400", "mentor": "400", "auditor": "400", "admin": "400"}),
+    ("GET", "auth.reset_request", "/auth/reset", None, ALL),
+    ("POST", "auth.reset_request", "/auth/reset", {"email": "nobody@example.com"}, ALL),
+    ("GET", "auth.reset", "/auth/reset/not-a-token", None, ALL),
+    ("POST", "auth.reset", "/auth/reset/not-a-token", {"password": "x", "confirm": "x"}, ALL),
+    ("GET", "learn.dashboard", "/dashboard", None, SIGNED_IN),
+    ("POST", "learn.enroll", "/courses/py-data/enroll", {}, STUDENT),
+    ("POST", "learn.complete", "/courses/py-data/lessons/setup/complete", {}, STUDENT),
+    ("POST", "learn.incomplete", "/courses/py-data/lessons/setup/incomplete", {}, STUDENT),
+    ("GET", "admin.index", "/admin/", None, ADMIN),
+    ("GET", "admin.users", "/admin/users", None, ADMIN),
+    ("GET", "admin.user", "/admin/users/{victim}", None, ADMIN),
+    ("POST", "admin.user", "/admin/users/{victim}", {"role": "mentor", "company": ""}, ADMIN),
+    ("POST", "admin.disable", "/admin/users/{victim}/disable", {}, ADMIN),
+    ("POST", "admin.enable", "/admin/users/{victim}/enable", {}, ADMIN),
+    ("GET", "admin.new_user", "/admin/users/new", None, ADMIN),
+    ("POST", "admin.new_user", "/admin/users/new", {"email": "m2@example.com", "name": "Mentor", "role": "mentor",
+                                                   "password": "harbour-lights-2027"}, ADMIN),
+    ("GET", "admin.content", "/admin/content", None, ADMIN),
+    ("POST", "admin.content", "/admin/content", {}, ADMIN),
+]
+
+
+def test_the_matrix_covers_every_route(app):
+    """A new route must be added to the matrix before it can land."""
+    covered = {(method, endpoint) for method, endpoint, *_ in MATRIX}
+    routes = {(method, rule.endpoint) for rule in app.url_map.iter_rules()
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    assert routes - covered == set(), "routes missing from the role matrix"
+
+
+def _outcome(response) -> str:
+    location = response.headers.get("Location", "")
+    if response.status_code == 302 and location.startswith("/auth/login") and "next=" in location:
+        return LOGIN
+    if response.status_code in (200, 302, 304):
+        return OK
+    if response.status_code in (403, 404):
+        return DENY
+    return str(response.status_code)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_role_matrix(app, content_dir, make_user, role):
+    """Each route answers this role as the matrix says: allowed, sent to sign in, or refused."""
+    write_content(content_dir, valid_tree())
+    assert sync_tree(content_dir).errors == []
+    victim = make_user("student", email="victim@example.com")
+    if role != "anonymous":
+        make_user(role, email=f"{role}@example.com")
+    failures = []
+    for method, endpoint, url, data, expected in MATRIX:
+        client = app.test_client()
+        client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+        if role != "anonymous":
+            assert login(client, f"{role}@example.com").status_code == 302
+        url = url.format(victim=victim.id)
+        if method == "GET":
+            response = client.get(url)
+        else:
+            response = client.post(url, data={**data, "csrf_token": csrf_token(client)})
+        got = _outcome(response)
+        if got != expected[role]:
+            failures.append(f"{method} {url}: expected {expected[role]}, got {got} ({response.status_code})")
+    assert failures == []
+
+
+@pytest.mark.parametrize("method,endpoint,url,data,expected", [m for m in MATRIX if m[0] == "POST"],
+                         ids=[m[1] for m in MATRIX if m[0] == "POST"])
+def test_posts_without_a_csrf_token_are_refused(app, content_dir, make_user, method, endpoint, url, data, expected):
+    """Every form refuses a POST that lacks the CSRF token, whoever sends it."""
+    write_content(content_dir, valid_tree())
+    sync_tree(content_dir)
+    make_user("admin", email="admin@example.com")
+    client = app.test_client()
+    login(client, "admin@example.com")
+    response = client.post(url.format(victim=1), data=data)
+    assert response.status_code == 400

@@ -1,6 +1,8 @@
 """Language and time zone selection (Flask-Babel)."""
 from __future__ import annotations
 
+import os
+
 from flask import Flask, current_app, has_request_context, request, session
 from flask_login import current_user
 
@@ -9,11 +11,20 @@ from .extensions import babel
 LANGUAGE_NAMES = {"zh_CN": "中文", "en": "English"}
 
 
+def terminal_locale() -> str:
+    """zh_CN when the terminal's locale (LC_ALL, LC_MESSAGES, LANG) is Chinese, else English."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name)
+        if value:
+            return "zh_CN" if value.lower().startswith("zh") else "en"
+    return "en"
+
+
 def select_locale() -> str:
     """The user's own setting, else the language chosen on this browser, else Accept-Language, else zh_CN."""
     languages = current_app.config["LMS_LANGUAGES"]
-    if not has_request_context():  # CLI commands and background work
-        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    if not has_request_context():  # CLI commands: the terminal's language
+        return terminal_locale()
     if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale in languages:
         return current_user.locale
     chosen = session.get("lang")

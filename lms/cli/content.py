@@ -48,7 +48,7 @@ def check_command(path: str | None) -> None:
     """Validate PATH (default: LMS_CONTENT_DIR) without writing anything."""
     root = _root(path)
     started = time.perf_counter()
-    result = check_tree(root)
+    result = check_tree(root, max_asset_mb=current_app.config["LMS_MAX_ASSET_MB"])
     _report(root, result, time.perf_counter() - started)
     if result.errors:
         sys.exit(1)

@@ -202,7 +202,10 @@ class Asset(db.Model):
 
 
 class SyncRun(db.Model):
-    """One ``content sync`` (or check) run: when, which commit, what changed, what failed."""
+    """A ``content sync`` that changed something: when, at which commit, how much.
+
+    A failed or no-op sync writes nothing to the database (see services/content/status.py).
+    """
 
     __tablename__ = "sync_runs"
 
@@ -213,4 +216,3 @@ class SyncRun(db.Model):
     source_dir: Mapped[str] = mapped_column(String(1000))
     commit_id: Mapped[str | None] = mapped_column(String(64))
     summary: Mapped[dict] = mapped_column(JSON, default=dict)
-    errors: Mapped[str] = mapped_column(Text, default="")

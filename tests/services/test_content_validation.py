@@ -147,3 +147,29 @@ def test_yaml_is_loaded_safely(tmp_path):
     """Python object tags are refused, not executed."""
     errors = errors_for(tmp_path, {L2: "---\ntitle: !!python/object/apply:os.system ['echo hi']\n---\n"})
     assert any(e.startswith(f"{L2}:2: invalid YAML") for e in errors), errors
+
+
+def test_symbolic_links_are_refused_everywhere(tmp_path):
+    """A symlink could import a file from outside content/ (and serve it): it is an error wherever it is."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("private")
+    root = tmp_path / "content"
+    write_content(root, valid_tree())
+    (root / "courses/py-data/assets/leak.txt").symlink_to(secret)
+    (root / "courses/py-data/lessons/03-linked.md").symlink_to(root / "courses/py-data/lessons/02-reading-data.md")
+    (root / "courses/py-data/assets/dir").symlink_to(tmp_path)
+    (root / "cases/alias.md").symlink_to(root / "cases/port-cold-chain.md")
+    errors = [str(e) for e in check_tree(root).errors]
+    for path in ("courses/py-data/assets/leak.txt", "courses/py-data/lessons/03-linked.md",
+                 "courses/py-data/assets/dir", "cases/alias.md"):
+        assert f"{path}:1: symbolic links are not allowed in content/: copy the file instead" in errors, errors
+
+
+def test_check_enforces_the_asset_size_limit(tmp_path):
+    """``check`` refuses what ``sync`` would refuse: oversized assets included."""
+    root = tmp_path / "content"
+    files = valid_tree()
+    files["courses/py-data/assets/big.bin"] = b"\0" * (1024 * 1024 + 1)
+    write_content(root, files)
+    errors = [str(e) for e in check_tree(root, max_asset_mb=1).errors]
+    assert errors == ["courses/py-data/assets/big.bin:1: the asset is larger than 1 MiB"]

@@ -51,8 +51,17 @@ class Plan:
     errors: list[ContentError] = field(default_factory=list)
     warnings: list[ContentError] = field(default_factory=list)
 
+    _targets: tuple[set, set] | None = None
+
     def of_kind(self, kind: str) -> list[Entry]:
         return [e for e in self.entries if e.file.kind == kind]
+
+    def targets(self) -> tuple[set[str], set[tuple[str, str]]]:
+        """Every path in the tree, and every (course, lesson slug): what a link may point at."""
+        if self._targets is None:
+            self._targets = ({e.file.path for e in self.entries},
+                             {(e.file.course, e.file.slug) for e in self.of_kind("lesson")})
+        return self._targets
 
 
 def parse_entry(entry: Entry, errors: list[ContentError]) -> None:
@@ -122,8 +131,7 @@ def _cross_check(plan: Plan) -> None:
 
 def check_links(plan: Plan, entry: Entry, links: tuple[str, ...]) -> None:
     """Warn about relative links whose target is not in the tree (lessons match by slug)."""
-    present = {e.file.path for e in plan.entries}
-    lesson_slugs = {(e.file.course, e.file.slug) for e in plan.of_kind("lesson")}
+    present, lesson_slugs = plan.targets()
     source = entry.doc.body if entry.doc else ""
     for target in links:
         parts = target.split("/")
@@ -140,9 +148,12 @@ def check_links(plan: Plan, entry: Entry, links: tuple[str, ...]) -> None:
         plan.warnings.append(ContentError(entry.file.path, line, f"link to {target!r}, which does not exist"))
 
 
-def make_plan(root: Path, known: dict[tuple, Known] | None = None) -> Plan:
+def make_plan(root: Path, known: dict[tuple, Known] | None = None, max_asset_mb: int = 20) -> Plan:
     """Scan ``root``, parse the files that differ from ``known``, and collect every error."""
     files, errors = scan_tree(root)
+    for file in files:
+        if file.kind == "asset" and len(file.data) > max_asset_mb * 1024 * 1024:
+            errors.append(ContentError(file.path, 1, f"the asset is larger than {max_asset_mb} MiB"))
     plan = Plan(root=root, errors=errors)
     known = known or {}
     for file in files:

@@ -69,9 +69,9 @@ def _counts(plan: Plan) -> dict[str, int]:
     return counts
 
 
-def check_tree(root: Path) -> CheckResult:
+def check_tree(root: Path, *, max_asset_mb: int = 20) -> CheckResult:
     """Validate every file under ``root``; the database is neither read nor written."""
-    plan = make_plan(Path(root))
+    plan = make_plan(Path(root), max_asset_mb=max_asset_mb)
     return CheckResult(errors=plan.errors, warnings=plan.warnings, counts=_counts(plan))
 
 
@@ -143,15 +143,36 @@ def _apply_fields(item, entry: Entry, cases: dict[str, Case], courses: dict[str,
         item.submission, item.late, item.rubric = meta["submission"], meta["late"], meta["rubric"]
 
 
+def _load(plan: Plan, known: dict[tuple, Known]) -> dict[str, dict[int, object]]:
+    """The rows a sync may touch: all cases and courses (few, and referenced by slug) plus the
+    lessons and assignments that changed or disappear; unchanged lessons are not loaded."""
+    present = {entry.file.key for entry in plan.entries}
+    wanted = {"lesson": set(), "assignment": set()}
+    for entry in plan.entries:
+        if entry.file.kind in wanted and entry.known and not entry.unchanged:
+            wanted[entry.file.kind].add(entry.known.id)
+    for key, k in known.items():
+        if key[0] in wanted and key not in present and not k.retired:
+            wanted[key[0]].add(k.id)
+    loaded = {}
+    for kind, model in MODELS.items():
+        query = select(model)
+        if kind in wanted:
+            query = query.where(model.id.in_(wanted[kind])) if wanted[kind] else None
+        loaded[kind] = {obj.id: obj for obj in db.session.scalars(query)} if query is not None else {}
+    return loaded
+
+
 def _write(plan: Plan, rendered: dict, known: dict[tuple, Known], run: SyncRun, result: SyncResult) -> None:
     now = run.started_at
     session = db.session
-    loaded = {kind: {obj.id: obj for obj in session.scalars(select(model))} for kind, model in MODELS.items()}
+    loaded = _load(plan, known)
     cases = {c.slug: c for c in loaded["case"].values()}
     courses = {c.slug: c for c in loaded["course"].values()}
     commits = gitinfo.last_commits(plan.root, [e.file.path for e in plan.entries
                                                if e.file.kind != "asset" and e.content_changed])
     for kind in ("case", "course", "lesson", "assignment"):  # parents before children
+        versioned = []
         for entry in plan.of_kind(kind):
             if entry.unchanged:
                 continue
@@ -163,7 +184,8 @@ def _write(plan: Plan, rendered: dict, known: dict[tuple, Known], run: SyncRun, 
                 result.created.append(file.path)
             else:
                 result.updated.append(file.path)
-            new_version = item.version == 0 or item.content_hash != file.hash
+            if item.version == 0 or item.content_hash != file.hash:
+                versioned.append((item, entry))
             _apply_fields(item, entry, cases, courses)
             item.path, item.content_hash, item.updated_at, item.retired_at = file.path, file.hash, now, None
             item.html, item.toc_html = rendered[file.path]
@@ -171,17 +193,17 @@ def _write(plan: Plan, rendered: dict, known: dict[tuple, Known], run: SyncRun, 
                 cases[item.slug] = item
             elif kind == "course":
                 courses[item.slug] = item
-            if new_version:
-                item.version += 1
-                session.flush()
-                info = commits.get(file.path)
-                session.add(ContentVersion(
-                    item_type=kind, item_id=item.id, number=item.version, path=file.path,
-                    source=file.data.decode("utf-8"), content_hash=file.hash, html=item.html,
-                    commit_id=info and info.commit_id, commit_author=info and info.author,
-                    commit_email=info and info.email, committed_at=info and info.date,
-                    synced_at=now, sync_run=run,
-                ))
+        session.flush()  # one flush per kind gives every new item its id
+        for item, entry in versioned:
+            item.version += 1
+            info = commits.get(entry.file.path)
+            session.add(ContentVersion(
+                item_type=kind, item_id=item.id, number=item.version, path=entry.file.path,
+                source=entry.file.data.decode("utf-8"), content_hash=entry.file.hash, html=item.html,
+                commit_id=info and info.commit_id, commit_author=info and info.author,
+                commit_email=info and info.email, committed_at=info and info.date,
+                synced_at=now, sync_run=run,
+            ))
     present = {entry.file.key for entry in plan.entries}
     for key, k in known.items():
         if key in present or k.retired:
@@ -190,7 +212,7 @@ def _write(plan: Plan, rendered: dict, known: dict[tuple, Known], run: SyncRun, 
         if kind == "asset":
             asset = session.get(Asset, k.id)
             asset.retired_at = now
-            result.retired.append(f"courses/{key[1]}/assets/{asset.path}")
+            result.retired.append(k.path)
         else:
             item = loaded[kind][k.id]
             item.retired_at = now
@@ -227,12 +249,6 @@ def _write_assets(plan: Plan, courses: dict[str, Course], now, result: SyncResul
         asset.updated_at, asset.retired_at = now, None
 
 
-def _check_asset_sizes(plan: Plan, max_mb: int) -> None:
-    for entry in plan.of_kind("asset"):
-        if len(entry.file.data) > max_mb * 1024 * 1024:
-            plan.errors.append(ContentError(entry.file.path, 1, f"the asset is larger than {max_mb} MiB"))
-
-
 def _lock() -> None:
     """Serialise syncs: SQLite takes its write lock, PostgreSQL an advisory transaction lock."""
     begin_write()
@@ -251,8 +267,7 @@ def sync_tree(root: Path, *, max_asset_mb: int = 20) -> SyncResult:
         db.session.rollback()
         known = _snapshot()
         db.session.rollback()
-        plan = make_plan(root, known)
-        _check_asset_sizes(plan, max_asset_mb)
+        plan = make_plan(root, known, max_asset_mb)
         result = SyncResult(errors=plan.errors, warnings=plan.warnings, counts=_counts(plan))
         if plan.errors:
             return result

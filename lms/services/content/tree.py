@@ -34,14 +34,27 @@ class SourceFile:
         return (self.kind, self.slug)
 
 
-def _visible(entries) -> list[os.DirEntry]:
-    return sorted((e for e in entries if not e.name.startswith(".")), key=lambda e: e.name)
+SYMLINK_MESSAGE = "symbolic links are not allowed in content/: copy the file instead"
+
+
+def _visible(entries, root: Path | None = None, errors: list[ContentError] | None = None) -> list[os.DirEntry]:
+    """Entries not hidden; symbolic links are reported (when ``errors`` is given) and left out."""
+    result = []
+    for entry in sorted(entries, key=lambda e: e.name):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_symlink():
+            if errors is not None:
+                errors.append(ContentError(Path(entry.path).relative_to(root).as_posix(), 1, SYMLINK_MESSAGE))
+            continue
+        result.append(entry)
+    return result
 
 
 def _read(root: Path, rel: str, kind: str, errors: list[ContentError], **fields) -> SourceFile | None:
     full = root / rel
     if full.is_symlink():
-        errors.append(ContentError(rel, 1, "symbolic links are not allowed in content/"))
+        errors.append(ContentError(rel, 1, SYMLINK_MESSAGE))
         return None
     data = full.read_bytes()
     return SourceFile(path=rel, kind=kind, data=data, hash=hashlib.sha256(data).hexdigest(), **fields)
@@ -50,7 +63,10 @@ def _read(root: Path, rel: str, kind: str, errors: list[ContentError], **fields)
 def _scan_assets(root: Path, course: str, errors: list[ContentError], files: list[SourceFile]) -> None:
     base = root / "courses" / course / "assets"
     for dirpath, dirnames, filenames in os.walk(base):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in dirnames:
+            if (Path(dirpath) / name).is_symlink():
+                errors.append(ContentError((Path(dirpath) / name).relative_to(root).as_posix(), 1, SYMLINK_MESSAGE))
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not (Path(dirpath) / d).is_symlink())
         for name in sorted(filenames):
             if name.startswith("."):
                 continue
@@ -71,14 +87,14 @@ def _scan_course(root: Path, course: str, errors: list[ContentError], files: lis
         return
     if not (base / "course.md").is_file():
         errors.append(ContentError(prefix, 1, "the course folder has no course.md"))
-    for entry in _visible(os.scandir(base)):
+    for entry in _visible(os.scandir(base), root, errors):
         rel = f"{prefix}/{entry.name}"
         if entry.name == "course.md" and entry.is_file(follow_symlinks=False):
             found = _read(root, rel, "course", errors, course=course, slug=course)
             if found:
                 files.append(found)
         elif entry.name == "lessons" and entry.is_dir(follow_symlinks=False):
-            for lesson in _visible(os.scandir(entry.path)):
+            for lesson in _visible(os.scandir(entry.path), root, errors):
                 lrel = f"{rel}/{lesson.name}"
                 match = LESSON_RE.match(lesson.name)
                 if not lesson.is_file(follow_symlinks=False) or not match or not SLUG_RE.match(match.group(2)):
@@ -90,7 +106,7 @@ def _scan_course(root: Path, course: str, errors: list[ContentError], files: lis
                 if found:
                     files.append(found)
         elif entry.name == "assignments" and entry.is_dir(follow_symlinks=False):
-            for assignment in _visible(os.scandir(entry.path)):
+            for assignment in _visible(os.scandir(entry.path), root, errors):
                 arel = f"{rel}/{assignment.name}"
                 slug = assignment.name[:-3] if assignment.name.endswith(".md") else ""
                 if not assignment.is_file(follow_symlinks=False) or not SLUG_RE.match(slug):
@@ -115,7 +131,7 @@ def scan_tree(root: Path) -> tuple[list[SourceFile], list[ContentError]]:
         return files, [ContentError(str(root), 1, "the content folder does not exist")]
     cases_dir = root / "cases"
     if cases_dir.is_dir():
-        for entry in _visible(os.scandir(cases_dir)):
+        for entry in _visible(os.scandir(cases_dir), root, errors):
             rel = f"cases/{entry.name}"
             slug = entry.name[:-3] if entry.name.endswith(".md") else ""
             if not entry.is_file(follow_symlinks=False) or not SLUG_RE.match(slug):
@@ -126,7 +142,7 @@ def scan_tree(root: Path) -> tuple[list[SourceFile], list[ContentError]]:
                 files.append(found)
     courses_dir = root / "courses"
     if courses_dir.is_dir():
-        for entry in _visible(os.scandir(courses_dir)):
+        for entry in _visible(os.scandir(courses_dir), root, errors):
             if entry.is_dir(follow_symlinks=False):
                 _scan_course(root, entry.name, errors, files)
             else:

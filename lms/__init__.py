@@ -28,7 +28,7 @@ def create_app(config: dict | None = None) -> Flask:
         count = app.config["LMS_PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
-    from . import db_setup, i18n, security, templating
+    from . import db_setup, errors, i18n, security, templating
     from .extensions import csrf, db, migrate
 
     db.init_app(app)
@@ -39,6 +39,7 @@ def create_app(config: dict | None = None) -> Flask:
     i18n.init_app(app)
     security.init_app(app)
     templating.init_app(app)
+    errors.init_app(app)
 
     from . import models  # noqa: F401  (register the tables with SQLAlchemy)
     from .auth import init_app as init_auth

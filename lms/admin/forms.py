@@ -7,7 +7,9 @@ from wtforms.validators import DataRequired, Length, Optional
 from ..auth.forms import NewPasswordMixin
 from ..models import ROLES
 
-ROLE_CHOICES = {r: r for r in ROLES}
+ROLE_CHOICES = {"student": _l("Student"), "mentor": _l("Mentor"), "auditor": _l("Auditor"),
+                "admin": _l("Administrator")}
+assert set(ROLE_CHOICES) == set(ROLES)
 
 
 class RoleForm(FlaskForm):

@@ -151,3 +151,25 @@ def test_student_pages_are_accessible(page: Page, demo_site, ui):
     audit.check(f"the dashboard with a course ({ui})")
 
     audit.finish()
+
+
+def test_pages_reflow_on_a_narrow_phone(page: Page, demo_site):
+    """WCAG 1.4.10 (reflow): at 320 CSS pixels no page scrolls sideways; wide code and tables scroll inside."""
+    page.set_viewport_size({"width": 320, "height": 720})
+    page.set_extra_http_headers({"Accept-Language": "zh-CN,zh;q=0.9"})
+    page.goto(demo_site + "/")
+    urls = ["/", "/cases", "/auth/login", "/auth/register"]
+    for course in page.locator(".course-card h3 a").evaluate_all("links => links.map(a => a.pathname)"):
+        page.goto(demo_site + course)
+        urls.append(course)
+        urls += page.locator(".lesson-list a, .assignment-list a").evaluate_all("links => links.map(a => a.pathname)")
+    page.goto(demo_site + "/cases")
+    urls += page.locator(".card h3 a").evaluate_all("links => links.map(a => a.pathname)")
+
+    too_wide = []
+    for url in urls:
+        page.goto(demo_site + url)
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        if overflow > 1:
+            too_wide.append(f"{url}: {overflow}px")
+    assert not too_wide, "pages that scroll sideways at 320px:\n" + "\n".join(too_wide)

@@ -1,15 +1,16 @@
 """Admin forms."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from wtforms.fields.choices import SelectChoice
 from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..auth.forms import NewPasswordMixin
 from ..models import ROLES
 
-ROLE_CHOICES = {"student": _l("Student"), "mentor": _l("Mentor"), "auditor": _l("Auditor"),
-                "admin": _l("Administrator")}
-assert set(ROLE_CHOICES) == set(ROLES)
+ROLE_CHOICES = [SelectChoice("student", _l("Student")), SelectChoice("mentor", _l("Mentor")),
+                SelectChoice("auditor", _l("Auditor")), SelectChoice("admin", _l("Administrator"))]
+assert [choice.value for choice in ROLE_CHOICES] == list(ROLES)
 
 
 class RoleForm(FlaskForm):

@@ -1,12 +1,14 @@
 """Sign-in and account forms."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from wtforms.fields.choices import SelectChoice
 from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from ..services.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, password_problems
 
-LANGUAGE_CHOICES = {"zh_CN": "中文", "en": "English"}
+LANGUAGE_CHOICES = [SelectChoice("zh_CN", "中文", render_kw={"lang": "zh-CN"}),
+                    SelectChoice("en", "English", render_kw={"lang": "en"})]
 
 
 class LoginForm(FlaskForm):

@@ -68,6 +68,11 @@ def test_chinese_course_reads_well_on_a_phone(page, demo_site, screenshot):
     screenshot(page, "assignment-zh-phone")
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 1, f"the page scrolls sideways by {overflow}px on a phone"
+    for url in ("/courses/python-data-logistics/lessons/getting-started", "/courses/iot-quality-dashboards/lessons/line-and-data"):
+        page.goto(demo_site + url)
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 1, f"{url} scrolls sideways by {overflow}px on a phone"
+    screenshot(page, "lesson-en-phone")
     page.goto(demo_site + "/cases")
     page.locator(".card a").first.click()
     expect(page.get_by_role("heading", level=1)).to_be_visible()

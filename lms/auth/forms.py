@@ -68,3 +68,15 @@ class ResetForm(NewPasswordMixin, FlaskForm):
 
 class LogoutForm(FlaskForm):
     submit = SubmitField(_l("Sign out"))
+
+
+TIMEZONES = ["Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Singapore", "Asia/Tokyo", "Asia/Seoul",
+             "Asia/Kolkata", "Europe/London", "Europe/Berlin", "America/New_York", "America/Los_Angeles", "UTC"]
+
+
+class SettingsForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    language = SelectField(_l("Preferred language"), choices=LANGUAGE_CHOICES)
+    timezone = SelectField(_l("Time zone"), choices=[SelectChoice(zone) for zone in TIMEZONES],
+                           description=_l("Dates and deadlines are shown in this time zone."))
+    submit = SubmitField(_l("Save settings"))

@@ -9,7 +9,7 @@ from ..services import accounts
 from ..services.mail import send_mail
 from ..urls import safe_next
 from . import bp
-from .forms import LoginForm, LogoutForm, PasswordChangeForm, RegisterForm, ResetForm, ResetRequestForm
+from .forms import LoginForm, LogoutForm, PasswordChangeForm, RegisterForm, ResetForm, ResetRequestForm, SettingsForm
 
 
 def _home_for(user) -> str:
@@ -144,3 +144,22 @@ def reset(token: str):
             flash(_("Your password has been reset. Please sign in."), "success")
             return redirect(url_for("auth.login"))
     return render_template("auth/reset.html", form=form)
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@login_required
+def settings():
+    user = current_user._get_current_object()
+    form = SettingsForm(obj=None if request.method == "POST" else user,
+                        data=None if request.method == "POST" else {"language": user.locale or str(_current_locale())})
+    if form.validate_on_submit():
+        try:
+            accounts.update_settings(user, name=form.name.data, locale=form.language.data, timezone=form.timezone.data)
+        except accounts.AccountError as exc:
+            getattr(form, exc.field or "name").errors.append(str(exc.message))
+        else:
+            session["lang"] = form.language.data
+            flash(_("Your settings are saved."), "success")
+            return redirect(url_for("auth.settings"))
+    status = 400 if request.method == "POST" else 200
+    return render_template("auth/settings.html", form=form), status

@@ -34,7 +34,7 @@ def index():
 
 @bp.get("/courses/<slug>")
 def course(slug: str):
-    course = _or_404(svc.public_course, slug)
+    course = _or_404(svc.public_course, slug, current_user)
     lessons = svc.current_lessons(course)
     enrollment = learning.enrollment_for(current_user, course)
     done_ids = learning.completed_lesson_ids(current_user, course) if enrollment else set()
@@ -45,7 +45,7 @@ def course(slug: str):
 
 @bp.get("/courses/<slug>/lessons/<lesson_slug>")
 def lesson(slug: str, lesson_slug: str):
-    course, lesson, previous, following = _or_404(svc.public_lesson, slug, lesson_slug)
+    course, lesson, previous, following = _or_404(svc.public_lesson, slug, lesson_slug, current_user)
     enrollment = learning.enrollment_for(current_user, course)
     done_ids = learning.completed_lesson_ids(current_user, course) if enrollment else set()
     learning.record_visit(enrollment, lesson)
@@ -59,13 +59,13 @@ def lesson(slug: str, lesson_slug: str):
 
 @bp.get("/courses/<slug>/assignments/<assignment_slug>")
 def assignment(slug: str, assignment_slug: str):
-    course, assignment = _or_404(svc.public_assignment, slug, assignment_slug)
+    course, assignment = _or_404(svc.public_assignment, slug, assignment_slug, current_user)
     return render_template("catalog/assignment.html", course=course, assignment=assignment)
 
 
 @bp.get("/courses/<slug>/assets/<path:path>")
 def asset(slug: str, path: str):
-    asset, data = _or_404(svc.public_asset, slug, path)
+    asset, data = _or_404(svc.public_asset, slug, path, current_user)
     response = Response(data, mimetype=asset.content_type.split(";")[0])
     if ";" in asset.content_type:
         response.headers["Content-Type"] = asset.content_type

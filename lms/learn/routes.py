@@ -23,7 +23,8 @@ def _public_course(slug: str):
 @login_required
 def dashboard():
     courses = learning.dashboard(current_user) if current_user.role == "student" else []
-    return render_template("learn/dashboard.html", courses=courses)
+    mentored = catalog_svc.mentor_courses(current_user.email) if current_user.role == "mentor" else []
+    return render_template("learn/dashboard.html", courses=courses, mentored=mentored)
 
 
 @bp.post("/courses/<slug>/enroll")

@@ -233,3 +233,19 @@ def search_users(query: str = "", role: str | None = None, page: int = 1, per_pa
         stmt = stmt.where(User.role == role)
     return db.paginate(stmt.order_by(User.created_at.desc(), User.id.desc()), page=page, per_page=per_page,
                        error_out=False)
+
+
+def update_settings(user: User, *, name: str, locale: str, timezone: str) -> User:
+    """Change a user's display name, interface language and time zone."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = (name or "").strip()
+    if not name:
+        raise AccountError(_l("Enter your name."), field="name")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise AccountError(_l("Unknown time zone."), field="timezone") from None
+    user.name, user.locale, user.timezone = name[:200], locale, timezone
+    db.session.commit()
+    return user

@@ -49,14 +49,23 @@ def catalog_facets() -> dict[str, list[str]]:
     return {"language": list(languages), "level": sorted(levels, key=order.index), "industry": list(industries)}
 
 
-def public_course(slug: str) -> Course:
-    """A published, current course with its cases, mentors, lessons and assignments loaded."""
+def public_course(slug: str, viewer=None) -> Course:
+    """A course the viewer may read, with its cases, mentors, lessons and assignments loaded.
+
+    Everyone reads published, current courses; the course's mentors and admins also read it
+    while it is unpublished (a preview of what students will see). Others get NotFound.
+    """
     course = db.session.scalar(
         select(Course).where(Course.slug == slug).options(
             selectinload(Course.cases), selectinload(Course.mentors),
             selectinload(Course.lessons), selectinload(Course.assignments)))
-    if course is None or not course.public:
+    if course is None or course.retired_at is not None:
         raise NotFound(slug)
+    if not course.published:
+        from ..permissions import can_read_course
+
+        if not can_read_course(viewer, course):
+            raise NotFound(slug)
     return course
 
 
@@ -75,9 +84,9 @@ def current_assignments(course: Course) -> list[Assignment]:
     return [a for a in course.assignments if a.retired_at is None]
 
 
-def public_lesson(course_slug: str, lesson_slug: str) -> tuple[Course, Lesson, Lesson | None, Lesson | None]:
-    """A lesson of a public course, with the previous and next current lessons."""
-    course = public_course(course_slug)
+def public_lesson(course_slug: str, lesson_slug: str, viewer=None) -> tuple[Course, Lesson, Lesson | None, Lesson | None]:
+    """A lesson of a course the viewer may read, with the previous and next current lessons."""
+    course = public_course(course_slug, viewer)
     lessons = current_lessons(course)
     for index, lesson in enumerate(lessons):
         if lesson.slug == lesson_slug:
@@ -91,9 +100,9 @@ def lesson_cases(lesson: Lesson) -> list[Case]:
     return [case for case in lesson.cases if case.retired_at is None]
 
 
-def public_assignment(course_slug: str, slug: str) -> tuple[Course, Assignment]:
-    """An assignment brief of a public course."""
-    course = public_course(course_slug)
+def public_assignment(course_slug: str, slug: str, viewer=None) -> tuple[Course, Assignment]:
+    """An assignment brief of a course the viewer may read."""
+    course = public_course(course_slug, viewer)
     for assignment in current_assignments(course):
         if assignment.slug == slug:
             return course, assignment
@@ -116,18 +125,25 @@ def public_cases() -> list[Case]:
     return list(db.session.scalars(select(Case).where(Case.retired_at.is_(None)).order_by(Case.title)))
 
 
-def public_asset(course_slug: str, path: str) -> tuple[Asset, bytes]:
-    """The bytes and type of a current asset of a public course."""
+def public_asset(course_slug: str, path: str, viewer=None) -> tuple[Asset, bytes]:
+    """The bytes and type of a current asset of a course the viewer may read."""
     row = db.session.execute(
-        select(Asset, AssetBlob.data).join(AssetBlob, AssetBlob.content_hash == Asset.content_hash)
+        select(Asset, AssetBlob.data, Course).join(AssetBlob, AssetBlob.content_hash == Asset.content_hash)
         .join(Course, Course.id == Asset.course_id)
         .where(Course.slug == course_slug, Asset.path == path, Asset.retired_at.is_(None),
-               Course.published.is_(True), Course.retired_at.is_(None))).first()
+               Course.retired_at.is_(None))).first()
     if row is None:
         raise NotFound(path)
+    if not row[2].published:
+        from ..permissions import can_read_course
+
+        if not can_read_course(viewer, row[2]):
+            raise NotFound(path)
     return row[0], row[1]
 
 
 def mentor_courses(email: str) -> list[Course]:
-    """Courses whose front matter lists ``email`` as a mentor."""
-    return list(db.session.scalars(select(Course).join(CourseMentor).where(CourseMentor.email == email.lower())))
+    """Current courses whose front matter lists ``email`` as a mentor (published or not)."""
+    return list(db.session.scalars(
+        select(Course).join(CourseMentor).where(CourseMentor.email == email.lower(), Course.retired_at.is_(None))
+        .order_by(Course.title)))

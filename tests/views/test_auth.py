@@ -264,3 +264,25 @@ def test_reset_tokens_expire_and_cannot_be_forged(app, make_user):
         accounts.user_for_reset_token(token[:-2] + "xx", "test-secret")
     with pytest.raises(accounts.AccountError):
         accounts.user_for_reset_token(token, "another-secret")
+
+
+def test_settings_change_name_language_and_time_zone(client, make_user, app, content_dir):
+    """A user's language and time zone are theirs: pages follow them over Accept-Language."""
+    from lms.services.content import sync_tree
+    from tests.conftest import write_content
+    from tests.samples import valid_tree
+
+    write_content(content_dir, valid_tree())
+    sync_tree(content_dir)
+    make_user("student", email="s@example.com")
+    login(client, "s@example.com")
+    token = csrf_token(client, "/auth/settings")
+    response = client.post("/auth/settings", data={"name": "小明", "language": "zh_CN", "timezone": "Asia/Tokyo",
+                                                   "csrf_token": token})
+    assert response.status_code == 302
+    page = client.get("/courses/py-data").get_data(as_text=True)
+    assert '<html lang="zh-CN">' in page  # the account's language wins over the browser's English
+    assert "2027年1月16日" in page and "00:59:00" in page  # 23:59 in Beijing is 00:59 next day in Tokyo
+    bad = client.post("/auth/settings", data={"name": "小明", "language": "zh_CN", "timezone": "Mars/Olympus",
+                                              "csrf_token": token})
+    assert bad.status_code == 400

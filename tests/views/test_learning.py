@@ -140,3 +140,23 @@ def test_student_pages_run_a_constant_number_of_queries(client, student, site, c
     with count_queries() as large:
         assert client.get(url).status_code == 200
     assert large.count == small.count, "\n".join(large.statements)
+
+
+def test_mentors_see_their_courses_and_preview_unpublished_ones(client, site, make_user):
+    """A mentor's account links to the courses listing its e-mail; unpublished ones can be previewed by them only."""
+    write_content(site, {"courses/py-data/course.md": COURSE.replace("level: beginner", "level: beginner\npublished: false")})
+    assert sync_tree(site).errors == []
+    assert client.get("/courses/py-data").status_code == 404
+    make_user("mentor", email="Mentor@Example.com")
+    make_user("mentor", email="other@example.com")
+    login(client, "other@example.com")
+    assert client.get("/courses/py-data").status_code == 404
+    assert "Python 数据分析入门" not in client.get("/dashboard").get_data(as_text=True)
+    client.post("/auth/logout", data={"csrf_token": csrf_token(client)})
+    login(client, "mentor@example.com")
+    dashboard = client.get("/dashboard").get_data(as_text=True)
+    assert "Python 数据分析入门" in dashboard and "Unpublished" in dashboard
+    page = client.get("/courses/py-data")
+    assert page.status_code == 200 and "Preview: this course is unpublished" in page.get_data(as_text=True)
+    assert client.get("/courses/py-data/lessons/setup").status_code == 200
+    assert client.get("/courses/py-data/assets/flow.png").status_code == 200

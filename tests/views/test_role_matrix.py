@@ -37,6 +37,9 @@ MATRIX = [
     ("GET", "auth.password", "/auth/password", None, SIGNED_IN),
     ("POST", "auth.password", "/auth/password", {"current_password": "x"},
      {"anonymous": LOGIN, "student": "400", "mentor": "400", "auditor": "400", "admin": "400"}),
+    ("GET", "auth.settings", "/auth/settings", None, SIGNED_IN),
+    ("POST", "auth.settings", "/auth/settings", {"name": "新名字", "language": "en", "timezone": "Asia/Tokyo"},
+     SIGNED_IN),
     ("GET", "auth.reset_request", "/auth/reset", None, ALL),
     ("POST", "auth.reset_request", "/auth/reset", {"email": "nobody@example.com"}, ALL),
     ("GET", "auth.reset", "/auth/reset/not-a-token", None, ALL),
@@ -98,6 +101,9 @@ def test_role_matrix(app, content_dir, make_user, role):
         else:
             response = client.post(url, data={**data, "csrf_token": csrf_token(client)})
         got = _outcome(response)
+        csp = response.headers.get("Content-Security-Policy", "")
+        if "default-src" not in csp or "unsafe-inline" in csp.split("script-src")[-1].split(";")[0]:
+            failures.append(f"{method} {url}: no strict Content-Security-Policy")
         if got != expected[role]:
             failures.append(f"{method} {url}: expected {expected[role]}, got {got} ({response.status_code})")
     assert failures == []

@@ -53,8 +53,6 @@ def _set_complete(slug: str, lesson_slug: str, done: bool, form_class):
     except learning.LearningError as exc:
         flash(str(exc.message), "error")
         return redirect(url_for("catalog.course", slug=course.slug))
-    if done and following is not None:
-        flash(_("Lesson complete. On to the next one!"), "success")
     return redirect(url_for("catalog.lesson", slug=course.slug, lesson_slug=lesson.slug) + "#progress")
 
 

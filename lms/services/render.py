@@ -211,6 +211,8 @@ def render_markdown(source: str, *, path: str | None = None) -> Rendered:
     token = _context.set(context)
     try:
         html = _ALIGN_STYLE.sub(r' class="align-\1"', _cleaner().clean(body))
+        # Code blocks scroll sideways; keyboard users must be able to focus them to scroll.
+        html = html.replace("<pre>", '<pre tabindex="0">')
         toc_html = ""
         if _count_headings(md.toc_tokens) >= 2:
             toc = md.toc.strip().removeprefix('<div class="toc">').removesuffix("</div>")

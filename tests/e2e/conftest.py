@@ -20,7 +20,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-SCREENSHOTS = Path(os.environ.get("LMS_SCREENSHOT_DIR", "test-results/screenshots"))
+# Not under test-results/: pytest-playwright empties that folder at the start of every run.
+SCREENSHOTS = Path(os.environ.get("LMS_SCREENSHOT_DIR", "test-screenshots"))
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +50,7 @@ def live_server(app):
 
 @pytest.fixture
 def screenshot(request):
-    """``screenshot(page, name)`` saves a full-page PNG under test-results/screenshots/."""
+    """``screenshot(page, name)`` saves a full-page PNG under test-screenshots/ (LMS_SCREENSHOT_DIR)."""
     database = request.node.callspec.params.get("database_url", "db") if hasattr(request.node, "callspec") else "db"
 
     def take(page, name: str) -> Path:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -16,12 +17,17 @@ def _home_for(user) -> str:
     return url_for("learn.dashboard") if user.role == "student" else url_for("catalog.index")
 
 
-def _sign_in(user) -> None:
-    """Start a fresh session (no fixation), keeping only the chosen interface language."""
+def _fresh_session() -> None:
+    """Drop everything from the session except the chosen interface language."""
     lang = session.get("lang")
     session.clear()
     if lang:
         session["lang"] = lang
+
+
+def _sign_in(user) -> None:
+    """Sign in on a fresh session, so nothing planted before sign-in survives (no fixation)."""
+    _fresh_session()
     login_user(user)
 
 
@@ -54,7 +60,7 @@ def register():
         return redirect(_home_for(current_user))
     form = RegisterForm()
     if request.method == "GET":
-        form.language.data = session.get("lang") or str(_current_locale())
+        form.language.data = session.get("lang") or str(get_locale() or "zh_CN")
     if form.validate_on_submit():
         try:
             user = accounts.register_student(email=form.email.data, name=form.name.data,
@@ -69,21 +75,12 @@ def register():
     return render_template("auth/register.html", form=form), status
 
 
-def _current_locale():
-    from flask_babel import get_locale
-
-    return get_locale() or "zh_CN"
-
-
 @bp.post("/logout")
 def logout():
     form = LogoutForm()
     if form.validate_on_submit():
         logout_user()
-        lang = session.get("lang")
-        session.clear()
-        if lang:
-            session["lang"] = lang
+        _fresh_session()
         flash(_("You have signed out."), "info")
     return redirect(url_for("catalog.index"))
 
@@ -151,7 +148,7 @@ def reset(token: str):
 def settings():
     user = current_user._get_current_object()
     form = SettingsForm(obj=None if request.method == "POST" else user,
-                        data=None if request.method == "POST" else {"language": user.locale or str(_current_locale())})
+                        data=None if request.method == "POST" else {"language": user.locale or str(get_locale() or "zh_CN")})
     if form.validate_on_submit():
         try:
             accounts.update_settings(user, name=form.name.data, locale=form.language.data, timezone=form.timezone.data)

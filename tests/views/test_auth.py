@@ -286,3 +286,29 @@ def test_settings_change_name_language_and_time_zone(client, make_user, app, con
     bad = client.post("/auth/settings", data={"name": "小明", "language": "zh_CN", "timezone": "Mars/Olympus",
                                               "csrf_token": token})
     assert bad.status_code == 400
+
+
+def test_admin_sees_the_last_sync_and_can_sync_now(client, make_user, app, content_dir):
+    """The admin's content page shows when the last sync ran, at which commit, and its errors; the button syncs."""
+    import subprocess
+
+    from tests.conftest import write_content
+    from tests.samples import ASSIGNMENT, valid_tree
+
+    files = valid_tree()
+    files["courses/py-data/assignments/final-project.md"] = ASSIGNMENT.replace("points: 10", "points: 11")
+    write_content(content_dir, files)
+    for args in (["init", "-q"], ["add", "."], ["-c", "user.name=T", "-c", "user.email=t@example.com",
+                                                "commit", "-q", "-m", "c"]):
+        subprocess.run(["git", *args], cwd=content_dir, check=True)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=content_dir, capture_output=True, text=True).stdout
+    make_user("admin", email="a@example.com")
+    login(client, "a@example.com")
+    token = csrf_token(client, "/admin/content")
+    failed = client.post("/admin/content", data={"csrf_token": token}, follow_redirects=True).get_data(as_text=True)
+    assert "The sync failed with 1 error(s); nothing was changed." in failed
+    assert "but &#39;points&#39; is 11" in failed or "but 'points' is 11" in failed
+    assert head[:12] in failed
+    (content_dir / "courses/py-data/assignments/final-project.md").write_text(ASSIGNMENT, encoding="utf-8")
+    done = client.post("/admin/content", data={"csrf_token": token}, follow_redirects=True).get_data(as_text=True)
+    assert "Content synced: 6 created" in done and "succeeded" in done

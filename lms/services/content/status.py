@@ -14,8 +14,12 @@ STATUS_FILE = "last-sync.json"
 
 
 def write_status(instance_path: str, root: Path, ok: bool, summary: dict, errors: list) -> None:
-    """Replace the status file atomically."""
+    """Replace the status file atomically; it records the content's git commit when there is one."""
+    from .gitinfo import head_commit, work_tree
+
+    top = work_tree(root)
     status = {"finished_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()), "source_dir": str(root),
+              "commit": head_commit(top) if top else None,
               "ok": ok, "summary": summary, "errors": [str(e) for e in errors]}
     target = Path(instance_path) / STATUS_FILE
     tmp = target.with_name(f".{STATUS_FILE}.{os.getpid()}.tmp")

@@ -64,6 +64,7 @@ def open_course(page: Page, base: str, course_language: str) -> str:
 
 @pytest.mark.parametrize("ui", list(LANGUAGES))
 def test_public_pages_are_accessible(page: Page, demo_site, ui):
+    """axe-core finds no serious or critical violation on the public and sign-in pages, error states included."""
     accept, html_lang, _locale, course_language = LANGUAGES[ui]
     page.set_extra_http_headers({"Accept-Language": accept})
     audit = Audit(page, html_lang)
@@ -120,6 +121,7 @@ def test_public_pages_are_accessible(page: Page, demo_site, ui):
 
 @pytest.mark.parametrize("ui", list(LANGUAGES))
 def test_student_pages_are_accessible(page: Page, demo_site, ui):
+    """axe-core finds no serious or critical violation on a signed-in student's pages."""
     accept, html_lang, locale, course_language = LANGUAGES[ui]
     email = f"a11y.{locale.lower()}@students.example.edu.cn"
     create_user(email=email, name="Chen Mei", password=PASSWORD, locale=locale)

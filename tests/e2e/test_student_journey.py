@@ -42,6 +42,7 @@ def switch_language(page: Page, code: str) -> None:
 
 
 def test_student_registers_enrolls_learns_and_signs_in_again(page: Page, demo_site, screenshot):
+    """Register, switch to English and back, enroll, read, complete and undo, sign out and in again."""
     base = demo_site
     page.set_extra_http_headers({"Accept-Language": "zh-CN,zh;q=0.9"})
     html = page.locator("html")

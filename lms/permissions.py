@@ -14,11 +14,6 @@ from flask_login import current_user
 from .models import Course, User
 
 
-def is_staff(user: User | None) -> bool:
-    """Mentors, auditors and admins."""
-    return bool(user and user.is_authenticated and user.role in ("mentor", "auditor", "admin"))
-
-
 def is_admin(user: User | None) -> bool:
     """An active administrator."""
     return bool(user and user.is_authenticated and user.role == "admin")
@@ -42,11 +37,6 @@ def can_read_course(user: User | None, course: Course) -> bool:
 def can_enroll(user: User | None, course: Course) -> bool:
     """A signed-in student may enroll in a published, current course."""
     return bool(user and user.is_authenticated and user.role == "student" and course.public)
-
-
-def can_grade(user: User | None, course: Course) -> bool:
-    """Mentors of the course grade its work."""
-    return is_mentor_of(user, course)
 
 
 def role_required(*roles: str):

@@ -8,8 +8,6 @@ from flask_babel import format_datetime, get_locale
 
 from .i18n import LANGUAGE_NAMES
 
-LEVEL_ORDER = ("beginner", "intermediate", "advanced")
-
 
 def localtime(value: datetime | None, format: str = "medium") -> str:
     """A UTC timestamp shown in the reader's time zone, in the reader's language."""

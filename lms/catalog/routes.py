@@ -36,8 +36,7 @@ def index():
 def course(slug: str):
     course = _or_404(svc.public_course, slug, current_user)
     lessons = svc.current_lessons(course)
-    enrollment = learning.enrollment_for(current_user, course)
-    done_ids = learning.completed_lesson_ids(current_user, course) if enrollment else set()
+    enrollment, done_ids = learning.course_state(current_user, course)
     return render_template("catalog/course.html", course=course, mentors=svc.mentor_names(course),
                            lessons=lessons, assignments=svc.current_assignments(course), enrollment=enrollment,
                            done_ids=done_ids, progress=learning.percent(done_ids, lessons), enroll_form=EnrollForm())
@@ -46,8 +45,7 @@ def course(slug: str):
 @bp.get("/courses/<slug>/lessons/<lesson_slug>")
 def lesson(slug: str, lesson_slug: str):
     course, lesson, previous, following = _or_404(svc.public_lesson, slug, lesson_slug, current_user)
-    enrollment = learning.enrollment_for(current_user, course)
-    done_ids = learning.completed_lesson_ids(current_user, course) if enrollment else set()
+    enrollment, done_ids = learning.course_state(current_user, course)
     learning.record_visit(enrollment, lesson)
     lessons = svc.current_lessons(course)
     return render_template("catalog/lesson.html", course=course, lesson=lesson, previous=previous,

@@ -8,6 +8,8 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import Asset, AssetBlob, Assignment, Case, Course, CourseMentor, Lesson, User, course_cases
+from ..permissions import can_read_course
+from .content.schema import LEVELS
 
 
 class NotFound(LookupError):
@@ -45,8 +47,12 @@ def catalog_facets() -> dict[str, list[str]]:
         select(Case.industry).join(course_cases, course_cases.c.case_id == Case.id)
         .join(Course, Course.id == course_cases.c.course_id)
         .where(*public, Case.retired_at.is_(None)).distinct().order_by(Case.industry))
-    order = ("beginner", "intermediate", "advanced")
-    return {"language": list(languages), "level": sorted(levels, key=order.index), "industry": list(industries)}
+    return {"language": list(languages), "level": sorted(levels, key=LEVELS.index), "industry": list(industries)}
+
+
+def _readable(course: Course, viewer) -> bool:
+    """Current courses only; unpublished ones just for their mentors and admins."""
+    return course.retired_at is None and can_read_course(viewer, course)
 
 
 def public_course(slug: str, viewer=None) -> Course:
@@ -59,13 +65,8 @@ def public_course(slug: str, viewer=None) -> Course:
         select(Course).where(Course.slug == slug).options(
             selectinload(Course.cases), selectinload(Course.mentors),
             selectinload(Course.lessons), selectinload(Course.assignments)))
-    if course is None or course.retired_at is not None:
+    if course is None or not _readable(course, viewer):
         raise NotFound(slug)
-    if not course.published:
-        from ..permissions import can_read_course
-
-        if not can_read_course(viewer, course):
-            raise NotFound(slug)
     return course
 
 
@@ -132,13 +133,8 @@ def public_asset(course_slug: str, path: str, viewer=None) -> tuple[Asset, bytes
         .join(Course, Course.id == Asset.course_id)
         .where(Course.slug == course_slug, Asset.path == path, Asset.retired_at.is_(None),
                Course.retired_at.is_(None))).first()
-    if row is None:
+    if row is None or not _readable(row[2], viewer):
         raise NotFound(path)
-    if not row[2].published:
-        from ..permissions import can_read_course
-
-        if not can_read_course(viewer, row[2]):
-            raise NotFound(path)
     return row[0], row[1]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -63,6 +63,12 @@ def enroll(user: User, course: Course) -> Enrollment:
         db.session.rollback()
         return enrollment_for(user, course)
     return enrollment
+
+
+def course_state(user: User, course: Course) -> tuple[Enrollment | None, set[int]]:
+    """The user's enrollment in ``course`` (or None) and the ids of the lessons they completed."""
+    enrollment = enrollment_for(user, course)
+    return enrollment, (completed_lesson_ids(user, course) if enrollment else set())
 
 
 def completed_lesson_ids(user: User, course: Course) -> set[int]:
@@ -133,6 +139,3 @@ def dashboard(user: User) -> list[CourseProgress]:
         result.append(CourseProgress(enrollment.course, enrollment, done, len(current), last))
     return result
 
-
-def enrollment_count(course: Course) -> int:
-    return db.session.scalar(select(func.count()).select_from(Enrollment).where(Enrollment.course_id == course.id))

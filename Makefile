@@ -45,8 +45,10 @@ extract-messages: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o lms/translations/messages.pot .
 	$(BIN)/pybabel update -i lms/translations/messages.pot -d lms/translations --no-fuzzy-matching
 
+## Benchmarks, recorded in docs/performance.md: content sync, then one 200 MB upload
 bench: install
 	$(BIN)/python bench/sync_bench.py
+	$(BIN)/python bench/upload_bench.py
 
 clean:
 	rm -rf $(VENV) instance build *.egg-info

@@ -40,19 +40,27 @@ def create_app(config: dict | None = None) -> Flask:
     security.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
+    from . import uploads
+    from .services import storage
+    storage.init_app(app)
+    app.request_class = uploads.UploadRequest
 
     from . import models  # noqa: F401  (register the tables with SQLAlchemy)
     from .auth import init_app as init_auth
     from .admin import bp as admin_bp
     from .catalog import bp as catalog_bp
+    from .grade import bp as grade_bp
     from .health import bp as health_bp
     from .learn import bp as learn_bp
+    from .submit import bp as submit_bp
 
     init_auth(app)
     app.register_blueprint(catalog_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(learn_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(submit_bp)
+    app.register_blueprint(grade_bp)
 
     from .cli import register_cli
 

@@ -6,6 +6,7 @@
 | DATABASE_URL      | SQLite file ``lms.sqlite3`` in the instance folder |
 | LMS_CONTENT_DIR   | ``./content``                             |
 | LMS_UPLOAD_DIR    | ``uploads/`` in the instance folder       |
+| LMS_STORAGE       | ``local``: submitted files in LMS_UPLOAD_DIR |
 | SECRET_KEY        | required in production; elsewhere a key generated once into the instance folder |
 | LMS_TIMEZONE      | ``Asia/Shanghai``                         |
 | LMS_BASE_URL      | unset: links in e-mails use the request's host (set it in production) |
@@ -74,6 +75,7 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "LMS_CONTENT_DIR": os.path.abspath(env.get("LMS_CONTENT_DIR", "content")),
         "LMS_UPLOAD_DIR": os.path.abspath(env.get("LMS_UPLOAD_DIR") or instance / "uploads"),
+        "LMS_STORAGE": env.get("LMS_STORAGE", "local"),
         "LMS_TIMEZONE": env.get("LMS_TIMEZONE", "Asia/Shanghai"),
         "LMS_MAX_ASSET_MB": int(env.get("LMS_MAX_ASSET_MB", "20")),
         "MAX_CONTENT_LENGTH": int(env.get("LMS_MAX_REQUEST_MB", "300")) * 1024 * 1024,

@@ -39,6 +39,18 @@ def can_enroll(user: User | None, course: Course) -> bool:
     return bool(user and user.is_authenticated and user.role == "student" and course.public)
 
 
+def can_grade(user: User | None, course: Course, mentor_emails: set[str] | None = None) -> bool:
+    """Mentors of the course and admins see and grade its students' work."""
+    return is_admin(user) or is_mentor_of(user, course, mentor_emails)
+
+
+def can_see_attempt(user: User | None, attempt, course: Course) -> bool:
+    """A student sees only their own attempts; graders of the course see all of its attempts."""
+    if not (user and user.is_authenticated):
+        return False
+    return attempt.user_id == user.id or can_grade(user, course)
+
+
 def role_required(*roles: str):
     """Decorator: the signed-in user must have one of ``roles`` (else 403; anonymous users go to login)."""
     def decorator(view):

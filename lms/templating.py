@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Flask, request
-from flask_babel import format_datetime, get_locale
+from flask_babel import format_datetime, format_decimal, get_locale
 
 from .i18n import LANGUAGE_NAMES
 
@@ -24,6 +24,18 @@ def num(value) -> str:
     return text or "0"
 
 
+def filesize(size: int | None) -> str:
+    """A byte count for people: 812 B, 3.4 MB (powers of 1024), in the reader's number format."""
+    if size is None:
+        return ""
+    value, unit = float(size), "B"
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            break
+        value /= 1024
+    return f"{format_decimal(round(value, 1))} {unit}"
+
+
 def fromiso(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
@@ -37,6 +49,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["iso"] = iso
     app.jinja_env.filters["num"] = num
     app.jinja_env.filters["fromiso"] = fromiso
+    app.jinja_env.filters["filesize"] = filesize
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 

@@ -7,7 +7,8 @@ from flask_login import current_user
 from ..extensions import db
 from ..learn.forms import CompleteForm, EnrollForm, UndoCompleteForm
 from ..services import catalog as svc
-from ..services import learning
+from ..permissions import can_grade
+from ..services import learning, submissions
 from ..urls import safe_next
 from . import bp
 from .forms import LanguageForm
@@ -58,7 +59,10 @@ def lesson(slug: str, lesson_slug: str):
 @bp.get("/courses/<slug>/assignments/<assignment_slug>")
 def assignment(slug: str, assignment_slug: str):
     course, assignment = _or_404(svc.public_assignment, slug, assignment_slug, current_user)
-    return render_template("catalog/assignment.html", course=course, assignment=assignment)
+    mine = submissions.student_view(current_user, assignment) \
+        if current_user.is_authenticated and current_user.role == "student" else None
+    return render_template("catalog/assignment.html", course=course, assignment=assignment, mine=mine,
+                           grader=can_grade(current_user, course))
 
 
 @bp.get("/courses/<slug>/assets/<path:path>")

@@ -14,3 +14,11 @@ from .content import (  # noqa: F401
 )
 from .learning import Enrollment, LessonProgress  # noqa: F401
 from .users import ROLES, LoginAttempt, User  # noqa: F401
+from .submissions import (  # noqa: F401
+    Attempt,
+    AttemptFile,
+    Extension,
+    Grade,
+    GradeEvent,
+    RegradeRequest,
+)

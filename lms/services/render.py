@@ -220,3 +220,25 @@ def render_markdown(source: str, *, path: str | None = None) -> Rendered:
     finally:
         _context.reset(token)
     return Rendered(html=html, toc_html=toc_html, links=tuple(context.links))
+
+
+_HEADING_OPEN = re.compile(r'<h([1-6])(?: id="[^"]*")?>')
+_HEADING_CLOSE = re.compile(r"</h([1-6])>")
+
+
+def render_user_markdown(source: str) -> str:
+    """Sanitized HTML for text written on a page (a student's answer, a mentor's feedback).
+
+    Same rules as render_markdown, and the text is nested inside a page: headings start at
+    level 4 and carry no id, so they can neither clash with the page's own ids and anchors
+    nor break its heading outline.
+    """
+    if not source.strip():
+        return ""
+    html = render_markdown(source).html
+
+    def shift(match: re.Match) -> str:
+        return str(min(6, int(match.group(1)) + 3))
+
+    html = _HEADING_OPEN.sub(lambda m: f"<h{shift(m)}>", html)
+    return _HEADING_CLOSE.sub(lambda m: f"</h{shift(m)}>", html)

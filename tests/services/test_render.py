@@ -347,3 +347,13 @@ def test_concurrent_renders_keep_their_own_links():
         assert rendered.links == (f"courses/{course}/lessons/01-a.md",)
         hrefs = {a.get("href") for a in elements(rendered.html, "a")}
         assert hrefs == {f"/courses/{course}/lessons/a"}
+
+
+def test_user_text_headings_are_nested_and_carry_no_ids():
+    """A student's '# Title' cannot become a second h1 or reuse the page's ids (#main, #regrade)."""
+    from lms.services.render import render_user_markdown
+
+    html = render_user_markdown("# Main\n\n## Regrade\n\n#### Deep\n\n<h2 id=\"grade-h\">raw</h2>")
+    assert "<h4>Main</h4>" in html and "<h5>Regrade</h5>" in html and "<h6>Deep</h6>" in html
+    assert "id=" not in html and "<h1" not in html and "<h2" not in html
+    assert render_user_markdown("   ") == ""

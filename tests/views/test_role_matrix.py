@@ -3,9 +3,14 @@ from __future__ import annotations
 
 import pytest
 
+from lms.services import grading
 from lms.services.content import sync_tree
+from tests import factories
 from tests.conftest import csrf_token, login, write_content
 from tests.samples import valid_tree
+from tests.views.test_submissions import make_zip
+
+ZIP = make_zip()
 
 ROLES = ["anonymous", "student", "mentor", "auditor", "admin"]
 OK, LOGIN, DENY = "ok", "login", "deny"
@@ -13,6 +18,8 @@ ALL = {role: OK for role in ROLES}
 SIGNED_IN = {"anonymous": LOGIN, "student": OK, "mentor": OK, "auditor": OK, "admin": OK}
 ADMIN = {"anonymous": LOGIN, "student": DENY, "mentor": DENY, "auditor": DENY, "admin": OK}
 STUDENT = {"anonymous": LOGIN, "student": OK, "mentor": DENY, "auditor": DENY, "admin": DENY}
+GRADER = {"anonymous": LOGIN, "student": DENY, "mentor": OK, "auditor": DENY, "admin": OK}
+SUBMIT = "/courses/py-data/assignments/final-project"
 
 # (method, endpoint, url, form data, expectation per role)
 MATRIX = [
@@ -48,6 +55,24 @@ MATRIX = [
     ("POST", "learn.enroll", "/courses/py-data/enroll", {}, STUDENT),
     ("POST", "learn.complete", "/courses/py-data/lessons/setup/complete", {}, STUDENT),
     ("POST", "learn.incomplete", "/courses/py-data/lessons/setup/incomplete", {}, STUDENT),
+    ("GET", "submit.submit", f"{SUBMIT}/submit", None, STUDENT),
+    ("POST", "submit.submit", f"{SUBMIT}/submit", {"text": "my answer"}, STUDENT),
+    ("GET", "submit.attempt", f"{SUBMIT}/attempts/1", None, STUDENT),
+    ("POST", "submit.regrade", f"{SUBMIT}/attempts/1/regrade", {"criterion": "0", "reason": "please"}, STUDENT),
+    ("GET", "submit.download", "/attempts/{attempt}/files/{file}", None, GRADER),
+    ("GET", "grade.queue", "/grading/", None, GRADER),
+    ("GET", "grade.next_ungraded", "/grading/next", None, GRADER),
+    ("GET", "grade.attempt", "/grading/attempts/{attempt}", None, GRADER),
+    ("POST", "grade.attempt", "/grading/attempts/{attempt}", {"version": "1", "level_0": "0", "level_1": "0",
+                                                             "feedback": "ok", "draft": "1"}, GRADER),
+    ("POST", "grade.answer_regrade", "/grading/regrades/{regrade}", {"r{regrade}-decision": "decline",
+                                                                     "r{regrade}-response": "no"}, GRADER),
+    ("GET", "grade.course_gradebook", "/grading/courses/py-data/gradebook", None, GRADER),
+    ("GET", "grade.gradebook_csv", "/grading/courses/py-data/gradebook.csv", None, GRADER),
+    ("GET", "grade.attempts_zip", "/grading/courses/py-data/assignments/final-project/attempts.zip", None, GRADER),
+    ("GET", "grade.extensions", "/grading/courses/py-data/assignments/final-project/extensions", None, GRADER),
+    ("POST", "grade.extensions", "/grading/courses/py-data/assignments/final-project/extensions",
+     {"email": "victim@example.com", "due_at": "2027-02-01T12:00", "reason": "ill"}, GRADER),
     ("GET", "admin.index", "/admin/", None, ADMIN),
     ("GET", "admin.users", "/admin/users", None, ADMIN),
     ("GET", "admin.user", "/admin/users/{victim}", None, ADMIN),
@@ -87,19 +112,27 @@ def test_role_matrix(app, content_dir, make_user, role):
     write_content(content_dir, valid_tree())
     assert sync_tree(content_dir).errors == []
     victim = make_user("student", email="victim@example.com")
-    if role != "anonymous":
-        make_user(role, email=f"{role}@example.com")
+    mentor = make_user("mentor", email="mentor@example.com")
+    if role not in ("anonymous", "mentor"):
+        user = make_user(role, email=f"{role}@example.com")
+        if role == "student":
+            factories.hand_in(user, text="my own work")
+    work = factories.hand_in(victim, files={"work.zip": ZIP}, text="victim's work")
+    factories.release_grade(mentor, work, [0, 0])
+    regrade = grading.request_regrade(victim, work, 1, "please look again")
+    ids = {"victim": victim.id, "attempt": work.id, "file": work.files[0].id, "regrade": regrade.id}
     failures = []
     for method, endpoint, url, data, expected in MATRIX:
         client = app.test_client()
         client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
         if role != "anonymous":
             assert login(client, f"{role}@example.com").status_code == 302
-        url = url.format(victim=victim.id)
+        url = url.format(**ids)
         if method == "GET":
             response = client.get(url)
         else:
-            response = client.post(url, data={**data, "csrf_token": csrf_token(client)})
+            form = {key.format(**ids): value for key, value in data.items()}
+            response = client.post(url, data={**form, "csrf_token": csrf_token(client)})
         got = _outcome(response)
         csp = response.headers.get("Content-Security-Policy", "")
         if "default-src" not in csp or "unsafe-inline" in csp.split("script-src")[-1].split(";")[0]:
@@ -118,5 +151,5 @@ def test_posts_without_a_csrf_token_are_refused(app, content_dir, make_user, met
     make_user("admin", email="admin@example.com")
     client = app.test_client()
     login(client, "admin@example.com")
-    response = client.post(url.format(victim=1), data=data)
+    response = client.post(url.format(victim=1, attempt=1, file=1, regrade=1), data=data)
     assert response.status_code == 400

@@ -1,7 +1,8 @@
 """What mentors see across many attempts: the grading queue, the gradebook, CSV and zip exports.
 
-Every function here runs a fixed number of queries whatever the number of attempts, and the
-exports are generators that stream in chunks, so memory stays flat for any course size.
+The pages run a fixed number of queries whatever the number of attempts; the exports are
+generators that read and stream 500 students at a time (a fixed number of queries per chunk),
+so memory stays flat for any course size.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from sqlalchemy import case, func, select
 
 from ..extensions import db
 from ..models import Assignment, Attempt, AttemptFile, Course, CourseMentor, Enrollment, Grade, RegradeRequest, User
-from . import storage
+from . import filecheck, storage
 
 STATUSES = ("ungraded", "regrade", "draft", "released")
 CHUNK = 500
@@ -173,7 +174,7 @@ def gradebook_csv(course: Course, headers: list[str], late_mark: str) -> Iterato
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([headers[0], headers[1],
-                     *(f"{a.title} ({_num(a.points)})" for a in assignments), headers[2]])
+                     *(_safe_cell(f"{a.title} ({_num(a.points)})") for a in assignments), headers[2]])
     yield "\ufeff" + _drain(buffer)
     last_id = 0
     while True:
@@ -184,7 +185,7 @@ def gradebook_csv(course: Course, headers: list[str], late_mark: str) -> Iterato
         last_id = students[-1].id
         for row in _fill(course, students, ids):
             cells = [row.cells[a.id] for a in assignments]
-            writer.writerow([_safe_cell(row.student.name), row.student.email,
+            writer.writerow([_safe_cell(row.student.name), _safe_cell(row.student.email),
                              *(("" if c.score is None else _num(c.score)) + (f" {late_mark}" if c.late else "")
                                for c in cells), _num(row.total)])
         yield _drain(buffer)
@@ -226,8 +227,9 @@ class _Pipe(io.RawIOBase):
 
 
 def _entry_name(student: User, attempt: Attempt, filename: str) -> str:
-    folder = student.email.replace("/", "_")
-    return f"{folder}/attempt-{attempt.number}/{filename}"
+    """``<e-mail>/attempt-<n>/<file>``: one plain folder per student, whatever the address holds."""
+    folder = filecheck.safe_filename(student.email.replace("\\", "_").replace("/", "_"))
+    return f"{folder}/attempt-{attempt.number}/{filecheck.safe_filename(filename)}"
 
 
 def attempts_zip(assignment: Assignment) -> Iterator[bytes]:

@@ -56,7 +56,7 @@ def score(rubric: list[dict], levels: list[int | None], penalty_percent: Decimal
     raw = sum((Decimal(str(c["levels"][i]["points"])) for c, i in zip(rubric, levels) if i is not None),
               Decimal(0))
     final = raw * (Decimal(100) - penalty_percent) / Decimal(100)
-    return raw.quantize(CENT), max(Decimal(0), final).quantize(CENT, ROUND_HALF_UP)
+    return raw.quantize(CENT, ROUND_HALF_UP), max(Decimal(0), final).quantize(CENT, ROUND_HALF_UP)
 
 
 def _state(grade: Grade | None) -> dict | None:

@@ -244,3 +244,23 @@ def test_late_work_gets_the_penalty(client, student, mentor, app, monkeypatch):
     hand_in(client, text="late work")
     attempt = db.session.scalar(select(Attempt))
     assert attempt.late_days == 1 and attempt.penalty_percent == 10
+
+
+def test_a_file_name_in_an_error_message_is_escaped(client, student):
+    """A crafted file name echoed in a refusal is shown as text, never as HTML."""
+    response = hand_in(client, files=[("<img src=x onerror=alert(1)>.exe", b"MZ\x90\x00" + b"\x00" * 100)])
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_zip_folder_names_cannot_leave_the_archive():
+    """A student's e-mail address (which may hold '..' and backslashes) becomes one plain folder name."""
+    from types import SimpleNamespace
+
+    from lms.services.gradebook import _entry_name
+
+    name = _entry_name(SimpleNamespace(email="..\\..\\x@y.co"), SimpleNamespace(number=2), "../a.zip")
+    folder, rest = name.split("/", 1)
+    assert rest == "attempt-2/a.zip"
+    assert "\\" not in folder and not folder.startswith(".") and ".." not in name.split("/")

@@ -2,7 +2,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
-from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..auth.forms import NewPasswordMixin
@@ -16,6 +16,7 @@ assert [choice.value for choice in ROLE_CHOICES] == list(ROLES)
 class RoleForm(FlaskForm):
     role = SelectField(_l("Role"), choices=ROLE_CHOICES)
     company = StringField(_l("Company (auditors)"), validators=[Optional(), Length(max=300)])
+    audits_all = BooleanField(_l("Auditor of all courses (not only those using the company's cases)"))
     submit = SubmitField(_l("Save role"))
 
 
@@ -32,6 +33,7 @@ class NewUserForm(NewPasswordMixin, FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     role = SelectField(_l("Role"), choices=ROLE_CHOICES, default="mentor")
     company = StringField(_l("Company (auditors)"), validators=[Optional(), Length(max=300)])
+    audits_all = BooleanField(_l("Auditor of all courses (not only those using the company's cases)"))
     password = PasswordField(_l("Initial password"), validators=[DataRequired()])
     submit = SubmitField(_l("Create account"))
 

@@ -49,13 +49,14 @@ def _user_or_404(user_id: int) -> User:
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 def user(user_id: int):
     user = _user_or_404(user_id)
-    role_form = RoleForm(role=user.role, company=user.company)
+    role_form = RoleForm(role=user.role, company=user.company, audits_all=user.audits_all)
     if role_form.validate_on_submit():
         if user.id == current_user.id and role_form.role.data != "admin":
             flash(_("You cannot remove your own admin role."), "error")
         else:
             try:
-                accounts.set_role(user, role_form.role.data, role_form.company.data)
+                accounts.set_role(user, role_form.role.data, role_form.company.data,
+                                  audits_all=role_form.audits_all.data, actor=current_user._get_current_object())
             except accounts.AccountError as exc:
                 flash(str(exc.message), "error")
             else:
@@ -73,7 +74,7 @@ def disable(user_id: int):
     if user.id == current_user.id:
         flash(_("You cannot disable your own account."), "error")
     else:
-        accounts.set_active(user, False)
+        accounts.set_active(user, False, actor=current_user._get_current_object())
         flash(_("The account is disabled."), "success")
     return redirect(url_for("admin.user", user_id=user.id))
 
@@ -83,7 +84,7 @@ def enable(user_id: int):
     user = _user_or_404(user_id)
     if not EnableForm().validate_on_submit():
         abort(400)
-    accounts.set_active(user, True)
+    accounts.set_active(user, True, actor=current_user._get_current_object())
     flash(_("The account is enabled."), "success")
     return redirect(url_for("admin.user", user_id=user.id))
 
@@ -94,7 +95,8 @@ def new_user():
     if form.validate_on_submit():
         try:
             user = accounts.create_user(email=form.email.data, name=form.name.data, password=form.password.data,
-                                        role=form.role.data, company=form.company.data)
+                                        role=form.role.data, company=form.company.data,
+                                        audits_all=form.audits_all.data, actor=current_user._get_current_object())
         except accounts.AccountError as exc:
             getattr(form, exc.field or "email").errors.append(str(exc.message))
         else:

@@ -42,12 +42,14 @@ def users() -> None:
 @click.option("--email", required=True)
 @click.option("--name", required=True)
 @click.option("--company", help="The enterprise an auditor belongs to (a case's company).")
+@click.option("--all-courses", is_flag=True, help="An auditor of every course, not only those using the company's cases.")
 @with_appcontext
-def create(role: str, email: str, name: str, company: str | None) -> None:
+def create(role: str, email: str, name: str, company: str | None, all_courses: bool) -> None:
     """Create an account with ROLE; the password comes from a prompt or stdin."""
     password = _read_password()
     try:
-        user = accounts.create_user(email=email, name=name, password=password, role=role, company=company)
+        user = accounts.create_user(email=email, name=name, password=password, role=role, company=company,
+                                    audits_all=all_courses)
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc.message)) from None
     click.echo(f"Created {user.role} {user.email}" + (f" ({user.company})" if user.company else ""))
@@ -58,16 +60,18 @@ def create(role: str, email: str, name: str, company: str | None) -> None:
 @click.argument("role_arg", metavar="[ROLE]", required=False)
 @click.option("--email")
 @click.option("--role", type=click.Choice(ROLES))
-@click.option("--company", help="Required when the new role is auditor.")
+@click.option("--company", help="Required when the new role is auditor (unless --all-courses).")
+@click.option("--all-courses/--own-company", default=None,
+              help="An auditor of every course, or only of those using the company's cases.")
 @with_appcontext
-def set_role(email_arg, role_arg, email, role, company) -> None:
+def set_role(email_arg, role_arg, email, role, company, all_courses) -> None:
     """Change the role of the account EMAIL to ROLE."""
     role = _pick(role_arg, role, "role")
     if role not in ROLES:
         raise click.BadParameter(f"choose one of {', '.join(ROLES)}", param_hint="ROLE")
     user = _user(_pick(email_arg, email, "e-mail address"))
     try:
-        accounts.set_role(user, role, company)
+        accounts.set_role(user, role, company, audits_all=all_courses)
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc.message)) from None
     click.echo(f"{user.email} is now {user.role}" + (f" ({user.company})" if user.company else ""))

@@ -22,3 +22,4 @@ from .submissions import (  # noqa: F401
     GradeEvent,
     RegradeRequest,
 )
+from .audit import AuditEntry, AuditHead, SignOff  # noqa: F401

@@ -24,6 +24,8 @@ class User(UserMixin, db.Model):
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20), default="student", index=True)
     company: Mapped[str | None] = mapped_column(String(300), index=True)
+    # An auditor normally sees the courses using their company's cases; this one sees all.
+    audits_all: Mapped[bool] = mapped_column(Boolean, default=False)
     password_hash: Mapped[str] = mapped_column(String(300))
     locale: Mapped[str | None] = mapped_column(String(10))
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")

@@ -15,9 +15,11 @@ from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, or_, select
 
+from ..db_setup import begin_write
 from ..extensions import db
 from ..models import ROLES, LoginAttempt, User
 from ..models.types import utcnow
+from . import audit
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 200
@@ -79,7 +81,7 @@ def _check_password(password: str, email: str, name: str) -> None:
 
 
 def create_user(*, email: str, name: str, password: str, role: str = "student", company: str | None = None,
-                locale: str | None = None) -> User:
+                locale: str | None = None, actor: User | None = None, audits_all: bool = False) -> User:
     """Create an account; refuses duplicates, unknown roles, weak passwords and auditors without a company."""
     email = normalize_email(email)
     if not EMAIL_RE.match(email):
@@ -94,9 +96,15 @@ def create_user(*, email: str, name: str, password: str, role: str = "student", 
     _check_password(password, email, name)
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
         raise AccountError(_l("An account with this e-mail address already exists."), field="email")
-    user = User(email=email, name=name, role=role, company=(company or "").strip() or None, locale=locale)
+    user = User(email=email, name=name, role=role, company=(company or "").strip() or None, locale=locale,
+                audits_all=bool(audits_all and role == "auditor"))
     user.set_password(password)
+    begin_write()
     db.session.add(user)
+    db.session.flush()
+    audit.record("account.created", "user", user.id, actor=actor,
+                 details={"email": user.email, "role": role, "company": user.company,
+                          "audits_all": user.audits_all, "self_registered": actor is None and role == "student"})
     db.session.commit()
     return user
 
@@ -143,7 +151,11 @@ def authenticate(email: str, password: str, address: str, now: datetime | None =
     # Check a hash even for unknown accounts, so response times do not reveal which exist.
     valid = user.check_password(password) if user else (User(password_hash=_DUMMY_HASH).check_password(password))
     ok = bool(user and valid and user.active)
+    begin_write()
     db.session.add(LoginAttempt(email=email[:320], address=address[:64], succeeded=ok, at=now))
+    if user is not None and user.role != "student":  # staff sign-ins are audited, failures too
+        audit.record("auth.login" if ok else "auth.login_failed", "user", user.id, actor=user, at=now,
+                     details={"address": address[:64]})
     db.session.commit()
     if not ok:
         if user and valid and not user.active:
@@ -204,20 +216,32 @@ def find_user(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == normalize_email(email)))
 
 
-def set_role(user: User, role: str, company: str | None = None) -> User:
-    """Change a user's role (an auditor needs a company)."""
+def set_role(user: User, role: str, company: str | None = None, *, audits_all: bool | None = None,
+             actor: User | None = None) -> User:
+    """Change a user's role (an auditor needs a company, or to audit all courses); audited."""
     if role not in ROLES:
         raise AccountError(_l("Unknown role: %(role)s", role=role), field="role")
     company = (company or "").strip() or (user.company if role == "auditor" else None)
-    if role == "auditor" and not company:
+    all_courses = bool(user.audits_all if audits_all is None else audits_all) and role == "auditor"
+    if role == "auditor" and not company and not all_courses:
         raise AccountError(_l("An auditor belongs to an enterprise: give its company name."), field="company")
-    user.role, user.company = role, company
+    old = {"role": user.role, "company": user.company, "audits_all": user.audits_all}
+    new = {"role": role, "company": company, "audits_all": all_courses}
+    begin_write()
+    user.role, user.company, user.audits_all = role, company, all_courses
+    if old != new:
+        audit.record("account.role_changed", "user", user.id, actor=actor,
+                     details={"email": user.email, "old": old, "new": new})
     db.session.commit()
     return user
 
 
-def set_active(user: User, active: bool) -> User:
-    """Disable or re-enable an account; a disabled account cannot sign in."""
+def set_active(user: User, active: bool, actor: User | None = None) -> User:
+    """Disable or re-enable an account (a disabled account cannot sign in); audited."""
+    begin_write()
+    if user.active != active:
+        audit.record("account.enabled" if active else "account.disabled", "user", user.id, actor=actor,
+                     details={"email": user.email})
     user.active = active
     db.session.commit()
     return user

@@ -19,6 +19,7 @@ from ..db_setup import begin_write
 from ..extensions import db
 from ..models import Assignment, Attempt, Grade, GradeEvent, RegradeRequest, User
 from ..models.types import utcnow
+from . import audit
 from .render import render_user_markdown
 
 CENT = Decimal("0.01")
@@ -131,8 +132,12 @@ def save_grade(actor: User, attempt: Attempt, marks: Marks, *, release: bool, ex
     action = "released" if release else "draft_saved"
     if old and old["status"] == "released" and not release:
         action = "withdrawn"
-    db.session.add(GradeEvent(attempt_id=attempt.id, actor_id=actor.id, at=now, action=action,
-                              old=old, new=_state(grade)))
+    new = _state(grade)
+    db.session.add(GradeEvent(attempt_id=attempt.id, actor_id=actor.id, at=now, action=action, old=old, new=new))
+    audit.record(f"grade.{action}", "attempt", attempt.id, actor=actor, course_id=attempt.course_id, at=now,
+                 details={"student_id": attempt.user_id, "assignment_id": attempt.assignment_id,
+                          "old": old and {k: old[k] for k in ("status", "score")},
+                          "new": {k: new[k] for k in ("status", "score", "rubric_hash")}})
     db.session.commit()
     return grade
 
@@ -173,6 +178,8 @@ def request_regrade(student: User, attempt: Attempt, criterion: int, reason: str
         db.session.flush()
         db.session.add(GradeEvent(attempt_id=attempt.id, actor_id=student.id, at=now, action="regrade_requested",
                                   old=None, new={"criterion": criterion, "reason": reason}))
+        audit.record("grade.regrade_requested", "attempt", attempt.id, actor=student, course_id=attempt.course_id,
+                     at=now, details={"criterion": criterion})
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -221,10 +228,13 @@ def answer_regrade(actor: User, request: RegradeRequest, *, accept: bool, new_le
     if answered.rowcount != 1:
         db.session.rollback()
         raise GradingError(_l("This regrade request has already been answered."))
-    db.session.add(GradeEvent(attempt_id=attempt.id, actor_id=actor.id, at=now,
-                              action="regrade_accepted" if accept else "regrade_declined",
-                              old=old, new={**(_state(grade) or {}), "criterion": request.criterion,
-                                            "response": response}))
+    action = "regrade_accepted" if accept else "regrade_declined"
+    new = _state(grade) or {}
+    db.session.add(GradeEvent(attempt_id=attempt.id, actor_id=actor.id, at=now, action=action,
+                              old=old, new={**new, "criterion": request.criterion, "response": response}))
+    audit.record(f"grade.{action}", "attempt", attempt.id, actor=actor, course_id=attempt.course_id, at=now,
+                 details={"criterion": request.criterion, "old_score": old and old["score"],
+                          "new_score": new.get("score")})
     db.session.commit()
     db.session.refresh(request)
     return request

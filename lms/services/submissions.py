@@ -21,7 +21,7 @@ from ..db_setup import begin_write
 from ..extensions import db
 from ..models import Assignment, Attempt, AttemptFile, Enrollment, Extension, User
 from ..models.types import utcnow
-from . import deadlines, filecheck, storage
+from . import audit, deadlines, filecheck, storage
 from .render import render_user_markdown
 
 MAX_TEXT_CHARS = 50_000
@@ -208,5 +208,7 @@ def grant_extension(actor: User, assignment: Assignment, student_email: str, due
     else:
         for key, value in values.items():
             setattr(extension, key, value)
+    audit.record("extension.granted", "assignment", assignment_id, actor=actor, course_id=assignment.course_id,
+                 details={"student_id": student_id, "due_at": due_at.isoformat(), "reason": values["reason"]})
     db.session.commit()
     return extension

@@ -19,6 +19,7 @@ from ...models import (Asset, AssetBlob, Assignment, Case, ContentVersion, Cours
                        SyncRun)
 from ...models.types import utcnow
 from ..render import render_markdown
+from .. import audit
 from . import gitinfo
 from .errors import ContentError
 from .plan import Entry, Known, Plan, check_links, make_plan, parse_entry
@@ -171,6 +172,7 @@ def _write(plan: Plan, rendered: dict, known: dict[tuple, Known], run: SyncRun, 
     courses = {c.slug: c for c in loaded["course"].values()}
     commits = gitinfo.last_commits(plan.root, [e.file.path for e in plan.entries
                                                if e.file.kind != "asset" and e.content_changed])
+    events: list[audit.Event] = []
     for kind in ("case", "course", "lesson", "assignment"):  # parents before children
         versioned = []
         for entry in plan.of_kind(kind):
@@ -204,6 +206,10 @@ def _write(plan: Plan, rendered: dict, known: dict[tuple, Known], run: SyncRun, 
                 commit_email=info and info.email, committed_at=info and info.date,
                 synced_at=now, sync_run=run,
             ))
+            events.append(audit.Event(
+                "content.version", kind, str(item.id), course_id=_course_of(kind, item),
+                details={"path": entry.file.path, "version": item.version, "content_hash": entry.file.hash,
+                         "commit": info and info.commit_id, "author": info and info.author}))
     present = {entry.file.key for entry in plan.entries}
     for key, k in known.items():
         if key in present or k.retired:
@@ -217,7 +223,14 @@ def _write(plan: Plan, rendered: dict, known: dict[tuple, Known], run: SyncRun, 
             item = loaded[kind][k.id]
             item.retired_at = now
             result.retired.append(item.path)
+            events.append(audit.Event("content.retired", kind, str(item.id), course_id=_course_of(kind, item),
+                                      details={"path": item.path, "version": item.version}))
     _write_assets(plan, courses, now, result)
+    audit.record_many(events, at=now)
+
+
+def _course_of(kind: str, item) -> int | None:
+    return item.id if kind == "course" else getattr(item, "course_id", None)
 
 
 def _write_assets(plan: Plan, courses: dict[str, Course], now, result: SyncResult) -> None:

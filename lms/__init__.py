@@ -48,6 +48,7 @@ def create_app(config: dict | None = None) -> Flask:
     from . import models  # noqa: F401  (register the tables with SQLAlchemy)
     from .auth import init_app as init_auth
     from .admin import bp as admin_bp
+    from .audit import bp as audit_bp
     from .catalog import bp as catalog_bp
     from .grade import bp as grade_bp
     from .health import bp as health_bp
@@ -61,6 +62,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(submit_bp)
     app.register_blueprint(grade_bp)
+    app.register_blueprint(audit_bp)
 
     from .cli import register_cli
 

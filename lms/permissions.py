@@ -64,3 +64,36 @@ def role_required(*roles: str):
             return view(*args, **kwargs)
         return wrapped
     return decorator
+
+
+def is_auditor(user: User | None) -> bool:
+    """An active enterprise auditor."""
+    return bool(user and user.is_authenticated and user.role == "auditor")
+
+
+def audits_course(user: User | None, course_companies: set[str]) -> bool:
+    """An auditor who audits every course, or whose company's case the course (or one of its lessons) uses.
+
+    ``course_companies`` are the companies of the cases the course uses (see services.history).
+    """
+    if not is_auditor(user):
+        return False
+    return bool(user.audits_all or (user.company and user.company in course_companies))
+
+
+def audits_case(user: User | None, case) -> bool:
+    """An auditor who audits every course, or who belongs to the case's company."""
+    if not is_auditor(user):
+        return False
+    return bool(user.audits_all or (user.company and user.company == case.company))
+
+
+def can_review_course(user: User | None, course: Course, course_companies: set[str],
+                      mentor_emails: set[str] | None = None) -> bool:
+    """The course's auditors, its mentors and admins read its version history, diffs, sign-offs and report."""
+    return is_admin(user) or is_mentor_of(user, course, mentor_emails) or audits_course(user, course_companies)
+
+
+def can_review_case(user: User | None, case) -> bool:
+    """The case's auditors and admins read its version history (a case belongs to no course)."""
+    return is_admin(user) or audits_case(user, case)

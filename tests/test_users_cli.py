@@ -56,3 +56,22 @@ def test_set_role_disable_and_enable(runner, make_user):
     assert missing.exit_code == 1 and "no account" in missing.output
     bad_role = runner.invoke(args=["users", "set-role", "s@example.com", "wizard"])
     assert bad_role.exit_code != 0
+
+
+def test_an_auditor_of_all_courses_needs_no_company(runner, make_user):
+    """--all-courses makes an auditor of every course; the role change is in the audit log."""
+    from sqlalchemy import select
+
+    from lms.extensions import db
+    from lms.models import AuditEntry, User
+
+    made = runner.invoke(args=["users", "create", "--role", "auditor", "--email", "all@example.com", "--name", "Q",
+                               "--all-courses"], input="harbour-lights-2027\n")
+    assert made.exit_code == 0, made.output
+    make_user("student", email="s@example.com")
+    moved = runner.invoke(args=["users", "set-role", "s@example.com", "auditor", "--all-courses"])
+    assert moved.exit_code == 0, moved.output
+    db.session.rollback()
+    assert db.session.scalars(select(User.audits_all).where(User.role == "auditor")).all() == [True, True]
+    actions = db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.seq)).all()
+    assert actions.count("account.role_changed") == 1 and actions.count("account.created") == 2

@@ -12,6 +12,7 @@ from ..extensions import db
 from ..models import ROLES, SyncRun, User
 from ..permissions import role_required
 from ..services import accounts
+from ..services import audit as audit_svc
 from ..services.content import sync_tree
 from ..services.content.status import read_status, write_status
 from . import bp
@@ -126,3 +127,13 @@ def content():
     runs = db.session.scalars(select(SyncRun).order_by(SyncRun.started_at.desc()).limit(10)).all()
     return render_template("admin/content.html", form=form, runs=runs, status=read_status(current_app.instance_path),
                            content_dir=current_app.config["LMS_CONTENT_DIR"])
+
+
+@bp.get("/audit")
+def audit_log():
+    group = request.args.get("group") or None
+    actor = (request.args.get("actor") or "").strip() or None
+    rows, older = audit_svc.entries(group=group, actor_email=actor, before=request.args.get("before", type=int))
+    seq, digest = audit_svc.head()
+    return render_template("admin/audit.html", rows=rows, older=older, group=group, actor=actor,
+                           groups=audit_svc.ACTION_GROUPS, head_seq=seq, head_hash=digest)

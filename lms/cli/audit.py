@@ -13,10 +13,16 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option("--expect", metavar="N:HASH", help="A head published earlier: entry N must still carry HASH.")
 @with_appcontext
-def verify() -> None:
+def verify(expect: str | None) -> None:
     """Re-compute the whole hash chain; exit 1 naming the first broken entry."""
     verdict = audit_svc.verify()
+    if verdict.ok and expect:
+        seq, _sep, digest = expect.partition(":")
+        if not seq.isdigit() or audit_svc.hash_of(int(seq)) != digest.strip().lower():
+            click.echo(f"BROKEN: entry {seq} does not carry the published hash {digest}", err=True)
+            raise SystemExit(1)
     if verdict.ok:
         click.echo(f"OK: {verdict.checked} entries, head {verdict.head_seq} {verdict.head_hash}")
         return

@@ -88,7 +88,7 @@ def create_user(*, email: str, name: str, password: str, role: str = "student", 
         raise AccountError(_l("Enter a valid e-mail address."), field="email")
     if role not in ROLES:
         raise AccountError(_l("Unknown role: %(role)s", role=role), field="role")
-    if role == "auditor" and not (company or "").strip():
+    if role == "auditor" and not (company or "").strip() and not audits_all:
         raise AccountError(_l("An auditor belongs to an enterprise: give its company name."), field="company")
     name = (name or "").strip()
     if not name:
@@ -221,13 +221,14 @@ def set_role(user: User, role: str, company: str | None = None, *, audits_all: b
     """Change a user's role (an auditor needs a company, or to audit all courses); audited."""
     if role not in ROLES:
         raise AccountError(_l("Unknown role: %(role)s", role=role), field="role")
+    begin_write()  # read the old values under the write lock, so the record is exact
     company = (company or "").strip() or (user.company if role == "auditor" else None)
     all_courses = bool(user.audits_all if audits_all is None else audits_all) and role == "auditor"
     if role == "auditor" and not company and not all_courses:
+        db.session.rollback()
         raise AccountError(_l("An auditor belongs to an enterprise: give its company name."), field="company")
     old = {"role": user.role, "company": user.company, "audits_all": user.audits_all}
     new = {"role": role, "company": company, "audits_all": all_courses}
-    begin_write()
     user.role, user.company, user.audits_all = role, company, all_courses
     if old != new:
         audit.record("account.role_changed", "user", user.id, actor=actor,

@@ -113,7 +113,21 @@ class Verdict:
 
 
 def verify() -> Verdict:
-    """Re-compute every hash in order and compare with the stored chain and head."""
+    """Re-compute every hash in order and compare with the stored chain and head.
+
+    Everything is read in one snapshot (REPEATABLE READ on PostgreSQL; a SQLite read
+    transaction is one already), so events written meanwhile never look like tampering.
+    """
+    db.session.rollback()
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    try:
+        return _verify()
+    finally:
+        db.session.rollback()
+
+
+def _verify() -> Verdict:
     head = db.session.scalar(select(AuditHead).where(AuditHead.id == 1))
     head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
     prev, expected, checked = GENESIS, 1, 0
@@ -137,9 +151,15 @@ def verify() -> Verdict:
             prev, expected, checked = entry.hash, entry.seq + 1, checked + 1
             last_seq = entry.seq
         db.session.expunge_all()
-    if checked != head_seq or prev != head_hash:
+    if checked < head_seq:
         return Verdict(checked, head_seq, head_hash, checked + 1,
-                       f"the head names entry {head_seq}, but the chain ends at entry {checked}")
+                       f"entry {checked + 1} is missing: the head names entry {head_seq}, the chain ends at {checked}")
+    if checked > head_seq:
+        return Verdict(checked, head_seq, head_hash, head_seq + 1,
+                       f"entry {head_seq + 1} is not in the chain the head names (it ends at entry {head_seq})")
+    if prev != head_hash:
+        return Verdict(checked, head_seq, head_hash, head_seq,
+                       f"entry {head_seq} does not carry the hash the head names")
     return Verdict(checked, head_seq, head_hash)
 
 
@@ -149,5 +169,34 @@ def head() -> tuple[int, str]:
     return (row.seq, row.hash) if row else (0, GENESIS)
 
 
+def hash_of(seq: int) -> str | None:
+    """The stored hash of entry ``seq`` (None when there is no such entry)."""
+    return db.session.scalar(select(AuditEntry.hash).where(AuditEntry.seq == seq))
+
+
 def count() -> int:
     return db.session.scalar(select(func.count(AuditEntry.id))) or 0
+
+
+ACTION_GROUPS = ("content", "signoff", "grade", "extension", "account", "auth")
+
+
+def entries(*, course_ids: list[int] | None = None, group: str | None = None, actor_email: str | None = None,
+            before: int | None = None, limit: int = 50) -> tuple[list[AuditEntry], int | None]:
+    """Newest entries first, one page at a time (keyset on ``seq``: one query whatever the log size).
+
+    ``course_ids`` limits the page to those courses' events (None: every entry); returns the
+    entries and the ``before`` value of the next, older page (None on the last page).
+    """
+    stmt = select(AuditEntry)
+    if course_ids is not None:
+        stmt = stmt.where(AuditEntry.course_id.in_(course_ids))
+    if group in ACTION_GROUPS:
+        stmt = stmt.where(AuditEntry.action.like(f"{group}.%"))
+    if actor_email:
+        stmt = stmt.where(AuditEntry.actor_email == actor_email.strip().lower())
+    if before:
+        stmt = stmt.where(AuditEntry.seq < before)
+    rows = list(db.session.scalars(stmt.order_by(AuditEntry.seq.desc()).limit(limit + 1)))
+    older = rows[limit - 1].seq if len(rows) > limit else None
+    return rows[:limit], older

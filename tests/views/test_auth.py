@@ -312,3 +312,4 @@ def test_admin_sees_the_last_sync_and_can_sync_now(client, make_user, app, conte
     (content_dir / "courses/py-data/assignments/final-project.md").write_text(ASSIGNMENT, encoding="utf-8")
     done = client.post("/admin/content", data={"csrf_token": token}, follow_redirects=True).get_data(as_text=True)
     assert "Content synced: 6 created" in done and "succeeded" in done
+

@@ -19,6 +19,9 @@ SIGNED_IN = {"anonymous": LOGIN, "student": OK, "mentor": OK, "auditor": OK, "ad
 ADMIN = {"anonymous": LOGIN, "student": DENY, "mentor": DENY, "auditor": DENY, "admin": OK}
 STUDENT = {"anonymous": LOGIN, "student": OK, "mentor": DENY, "auditor": DENY, "admin": DENY}
 GRADER = {"anonymous": LOGIN, "student": DENY, "mentor": OK, "auditor": DENY, "admin": OK}
+REVIEWER = {"anonymous": LOGIN, "student": DENY, "mentor": OK, "auditor": OK, "admin": OK}
+CASE_REVIEWER = {"anonymous": LOGIN, "student": DENY, "mentor": DENY, "auditor": OK, "admin": OK}
+AUDITOR = {"anonymous": LOGIN, "student": DENY, "mentor": DENY, "auditor": OK, "admin": DENY}
 SUBMIT = "/courses/py-data/assignments/final-project"
 
 # (method, endpoint, url, form data, expectation per role)
@@ -83,7 +86,17 @@ MATRIX = [
     ("POST", "admin.new_user", "/admin/users/new", {"email": "m2@example.com", "name": "Mentor", "role": "mentor",
                                                    "password": "harbour-lights-2027"}, ADMIN),
     ("GET", "admin.content", "/admin/content", None, ADMIN),
+    ("GET", "admin.audit_log", "/admin/audit", None, ADMIN),
     ("POST", "admin.content", "/admin/content", {}, ADMIN),
+    ("GET", "audit.index", "/audit/", None, REVIEWER),
+    ("GET", "audit.course", "/audit/courses/py-data", None, REVIEWER),
+    ("GET", "audit.versions", "/audit/lesson/1/versions", None, REVIEWER),
+    ("GET", "audit.versions", "/audit/case/1/versions", None, CASE_REVIEWER),
+    ("GET", "audit.version", "/audit/assignment/1/versions/1", None, REVIEWER),
+    ("GET", "audit.diff", "/audit/course/1/diff?from=1&to=1", None, REVIEWER),
+    ("POST", "audit.sign", "/audit/lesson/1/versions/1/signoff", {"decision": "approved", "comment": "fine"}, AUDITOR),
+    ("GET", "audit.report", "/audit/courses/py-data/report", None, REVIEWER),
+    ("GET", "audit.report_csv", "/audit/courses/py-data/report.csv", None, REVIEWER),
 ]
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import case, func, select
 from ..extensions import db
 from ..models import Assignment, Attempt, AttemptFile, Course, CourseMentor, Enrollment, Grade, RegradeRequest, User
 from . import filecheck, storage
+from .tabular import Page, drain, safe_cell
 
 STATUSES = ("ungraded", "regrade", "draft", "released")
 CHUNK = 500
@@ -47,18 +48,6 @@ class QueueRow:
         if self.open_regrades:
             return "regrade"
         return self.grade.status
-
-
-@dataclass
-class Page:
-    rows: list
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 def _open_regrades():
@@ -174,8 +163,8 @@ def gradebook_csv(course: Course, headers: list[str], late_mark: str) -> Iterato
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([headers[0], headers[1],
-                     *(_safe_cell(f"{a.title} ({_num(a.points)})") for a in assignments), headers[2]])
-    yield "\ufeff" + _drain(buffer)
+                     *(safe_cell(f"{a.title} ({_num(a.points)})") for a in assignments), headers[2]])
+    yield "\ufeff" + drain(buffer)
     last_id = 0
     while True:
         students = list(db.session.scalars(_students(course).where(User.id > last_id)
@@ -185,27 +174,15 @@ def gradebook_csv(course: Course, headers: list[str], late_mark: str) -> Iterato
         last_id = students[-1].id
         for row in _fill(course, students, ids):
             cells = [row.cells[a.id] for a in assignments]
-            writer.writerow([_safe_cell(row.student.name), _safe_cell(row.student.email),
+            writer.writerow([safe_cell(row.student.name), safe_cell(row.student.email),
                              *(("" if c.score is None else _num(c.score)) + (f" {late_mark}" if c.late else "")
                                for c in cells), _num(row.total)])
-        yield _drain(buffer)
+        yield drain(buffer)
         db.session.expunge_all()
 
 
 def _num(value) -> str:
     return format(Decimal(value).normalize(), "f")
-
-
-def _safe_cell(text: str) -> str:
-    """Neutralise spreadsheet formulas in free text (CSV injection)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _drain(buffer: io.StringIO) -> str:
-    text = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
-    return text
 
 
 class _Pipe(io.RawIOBase):

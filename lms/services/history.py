@@ -14,6 +14,7 @@ from sqlalchemy.orm import load_only, selectinload
 
 from ..extensions import db
 from ..models import Assignment, Case, ContentVersion, Course, CourseMentor, Lesson, User, course_cases, lesson_cases
+from .tabular import Page
 
 KINDS = {"case": Case, "course": Course, "lesson": Lesson, "assignment": Assignment}
 PER_PAGE = 50
@@ -22,18 +23,6 @@ CONTEXT_LINES = 3
 LIST_COLUMNS = (ContentVersion.item_type, ContentVersion.item_id, ContentVersion.number, ContentVersion.path,
                 ContentVersion.content_hash, ContentVersion.commit_id, ContentVersion.commit_author,
                 ContentVersion.commit_email, ContentVersion.committed_at, ContentVersion.synced_at)
-
-
-@dataclass
-class Page:
-    rows: list
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 def _company_course_ids(company: str):

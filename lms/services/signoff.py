@@ -20,6 +20,7 @@ from ..extensions import db
 from ..models import Assignment, ContentVersion, Course, Lesson, SignOff, User
 from . import audit, history
 from .render import render_user_markdown
+from .tabular import drain, safe_cell
 
 DECISIONS = ("approved", "changes_requested")
 # Worst first: a course shows the first of these that any of its current items has.
@@ -173,19 +174,6 @@ def signoffs_of(kind: str, item_id: int, numbers: Iterable[int] | None = None) -
     return list(db.session.scalars(stmt))
 
 
-def _safe_cell(text) -> str:
-    """Neutralise spreadsheet formulas in free text (CSV injection)."""
-    text = "" if text is None else str(text)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _drain(buffer: io.StringIO) -> str:
-    text = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
-    return text
-
-
 def report_csv(state: CourseState, headers: list[str], labels: dict[str, str]) -> Iterator[str]:
     """A course's audit report as CSV chunks, UTF-8 BOM first: one row per version of every item,
     with its commit, and the item's current state on the row of its current version.
@@ -195,7 +183,7 @@ def report_csv(state: CourseState, headers: list[str], labels: dict[str, str]) -
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(headers)
-    yield "\ufeff" + _drain(buffer)
+    yield "\ufeff" + drain(buffer)
     states = {(s.kind, s.item.id): s for s in state.items}
     decided = {}
     for row in db.session.scalars(select(SignOff).where(SignOff.course_id == state.course.id)
@@ -207,13 +195,13 @@ def report_csv(state: CourseState, headers: list[str], labels: dict[str, str]) -
         current = version.number == item.version
         decisions = "; ".join(f"{labels[s.decision]} ({s.auditor.email}, {s.at.isoformat()})"
                               for s in decided.get((version.item_type, version.item_id, version.number), []))
-        writer.writerow([labels[version.item_type], _safe_cell(item.slug), _safe_cell(item.title),
-                         _safe_cell(version.path), version.number, labels["yes"] if current else "",
+        writer.writerow([labels[version.item_type], safe_cell(item.slug), safe_cell(item.title),
+                         safe_cell(version.path), version.number, labels["yes"] if current else "",
                          labels["retired"] if item.retired and current else "",
                          labels[item_state.status] if current else "", version.content_hash,
-                         version.commit_id or "", _safe_cell(version.commit_author or ""),
+                         version.commit_id or "", safe_cell(version.commit_author or ""),
                          version.committed_at.isoformat() if version.committed_at else "",
-                         version.synced_at.isoformat() if version.synced_at else "", _safe_cell(decisions)])
+                         version.synced_at.isoformat() if version.synced_at else "", safe_cell(decisions)])
         if count % 500 == 0:
-            yield _drain(buffer)
-    yield _drain(buffer)
+            yield drain(buffer)
+    yield drain(buffer)

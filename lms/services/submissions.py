@@ -97,7 +97,9 @@ def check_repo_url(value: str) -> str:
     return value
 
 
-def _check_parts(assignment: Assignment, text: str, repo_url: str, uploads: list[Upload]) -> str | None:
+def _check_parts(assignment: Assignment, text: str, repo_url: str,
+                 uploads: list[Upload]) -> tuple[str | None, list[str]]:
+    """Check every part against the assignment's rules; the link and the files' safe names."""
     rules = assignment.submission or {}
     allowed = rules.get("files") or []
     text_mode, repo_mode = rules.get("text", "optional"), rules.get("repo_url", "none")
@@ -121,18 +123,17 @@ def _check_parts(assignment: Assignment, text: str, repo_url: str, uploads: list
     if len(uploads) > max_files:
         raise SubmissionError(_l("Too many files: at most %(count)d may be handed in.", count=max_files), "files")
     max_bytes = int(float(rules.get("max_mb") or 50) * 1024 * 1024)
-    for upload in uploads:
-        name = filecheck.safe_filename(upload.filename or "")
+    names = [filecheck.safe_filename(u.filename or "") for u in uploads]
+    for upload, name in zip(uploads, names):
         try:
             filecheck.check_file(upload.stream.path, name, allowed, max_bytes, upload.stream.size)
         except filecheck.FileRejected as exc:
             raise SubmissionError(exc.message, "files") from exc
-    names = [filecheck.safe_filename(u.filename or "") for u in uploads]
     if len(set(n.lower() for n in names)) != len(names):
         raise SubmissionError(_l("Two files have the same name; rename one of them."), "files")
     if not (text.strip() or url or uploads):
         raise SubmissionError(_l("Nothing to hand in: add a file, a link or a written answer."), "files")
-    return url
+    return url, names
 
 
 def submit(user: User, assignment: Assignment, *, text: str = "", repo_url: str = "",
@@ -151,11 +152,11 @@ def submit(user: User, assignment: Assignment, *, text: str = "", repo_url: str 
     deadline = deadlines.deadline_for(assignment, extension_for(user, assignment))
     if not deadlines.is_open(deadline, now):
         raise SubmissionError(_l("Submissions for this assignment are closed."))
-    url = _check_parts(assignment, text, repo_url, uploads)
+    url, names = _check_parts(assignment, text, repo_url, uploads)
     late = deadlines.lateness(deadline, now)
     html = render_user_markdown(text)
     store = storage.get_storage()
-    placed = [(filecheck.safe_filename(u.filename or ""), store.put(u.stream)) for u in uploads]
+    placed = [(name, store.put(u.stream)) for name, u in zip(names, uploads)]
     for _try in range(3):
         begin_write()
         number = (db.session.scalar(select(func.max(Attempt.number)).where(

@@ -13,6 +13,7 @@ from flask_login import current_user, login_required
 
 from ..models import Course
 from ..permissions import audits_case, audits_course, can_review_case, can_review_course, role_required
+from ..services import audit as audit_log
 from ..services import history, signoff
 from . import bp
 from .forms import SignOffForm
@@ -61,6 +62,34 @@ def index():
     cases = history.company_cases(current_user)
     return render_template("audit/index.html", states=signoff.course_states(courses),
                            cases=signoff.item_states([("case", c) for c in cases]))
+
+
+def _log_scope(courses: list[Course]) -> audit_log.Scope:
+    """The part of the log the current user reads: admins everything; auditors the content and
+    sign-off events of the courses and cases they review."""
+    if current_user.role == "admin":
+        return audit_log.EVERYTHING
+    if current_user.audits_all:
+        return audit_log.Scope(groups=audit_log.AUDITOR_GROUPS)
+    return audit_log.Scope(course_ids=tuple(c.id for c in courses),
+                           case_ids=tuple(c.id for c in history.company_cases(current_user)),
+                           groups=audit_log.AUDITOR_GROUPS)
+
+
+@bp.get("/log")
+@role_required("auditor", "admin")
+def log():
+    courses = history.reviewable_courses(current_user)
+    scope = _log_scope(courses)
+    by_slug = {c.slug: c for c in courses}
+    chosen = by_slug.get(request.args.get("course", ""))
+    group = request.args.get("group") or None
+    rows, older = audit_log.entries(scope=scope, course_id=chosen.id if chosen else None, group=group,
+                                    before=request.args.get("before", type=int))
+    seq, digest = audit_log.head()
+    return render_template("audit/log.html", rows=rows, older=older, courses=courses, chosen=chosen,
+                           group=group, groups=scope.groups or audit_log.ACTION_GROUPS,
+                           titles={c.id: c.title for c in courses}, head_seq=seq, head_hash=digest)
 
 
 @bp.get("/courses/<slug>")

@@ -121,10 +121,11 @@ def test_a_sync_records_each_new_version_and_each_retirement_with_the_changes(ap
     with transactions() as tx:
         assert sync_tree(content_dir).errors == []
     assert_one_audited_transaction(tx, "content_versions", "sync_runs", "lessons", "courses")
-    first = entries()
+    logged = entries()
+    first = [e for e in logged if e.action == "content.version"]
     versions = db.session.scalars(select(ContentVersion).order_by(ContentVersion.id)).all()
-    assert len(first) == len(versions) == 5  # case, course, two lessons, assignment; assets have no versions
-    assert {e.action for e in first} == {"content.version"}
+    assert len(first) == len(versions) == 5  # case, course, two lessons, assignment
+    assert [(e.action, e.details["path"]) for e in logged if e not in first] == [("content.asset", "courses/py-data/assets/flow.png")]
     assert sorted((e.object_type, e.object_id, e.details["path"], e.details["version"], e.details["content_hash"])
                   for e in first) == sorted((v.item_type, str(v.item_id), v.path, v.number, v.content_hash)
                                             for v in versions)
@@ -132,7 +133,7 @@ def test_a_sync_records_each_new_version_and_each_retirement_with_the_changes(ap
 
     write_content(content_dir, {L2: valid_tree()[L2] + "\n新的一段。\n"})
     assert sync_tree(content_dir).errors == []
-    edited = entries(first[-1].seq)
+    edited = entries(logged[-1].seq)
     assert [(e.action, e.details["path"], e.details["version"]) for e in edited] == [("content.version", L2, 2)]
     assert sync_tree(content_dir).errors == [] and entries(edited[-1].seq) == []  # nothing changed: no entry
 
@@ -144,6 +145,39 @@ def test_a_sync_records_each_new_version_and_each_retirement_with_the_changes(ap
     retired = entries(edited[-1].seq)
     assert sorted((e.action, e.object_type, e.details["path"], e.details["version"]) for e in retired) == [
         ("content.retired", "assignment", FINAL, 1), ("content.retired", "lesson", L2, 2)]
+    assert audit.verify().ok
+
+
+def test_asset_changes_are_logged_with_their_hashes(app, content_dir):
+    """A new asset, a changed one (with the hash it replaced) and a removed one each get an entry;
+    an unchanged asset none."""
+    from lms.models import Asset
+    from tests.samples import PNG_1PX
+
+    flow, chart = "courses/py-data/assets/flow.png", "courses/py-data/assets/chart.png"
+    write_content(content_dir, {**valid_tree(), chart: PNG_1PX + b"chart"})
+    assert sync_tree(content_dir).errors == []
+    first = [e for e in entries() if e.object_type == "asset"]
+    assets = {a.path: a for a in db.session.scalars(select(Asset))}
+    assert sorted((e.action, e.details["path"], e.details["previous_hash"]) for e in first) == [
+        ("content.asset", chart, None), ("content.asset", flow, None)]
+    assert {e.object_id: e.details["content_hash"] for e in first} == {
+        str(assets["flow.png"].id): assets["flow.png"].content_hash,
+        str(assets["chart.png"].id): assets["chart.png"].content_hash}
+    assert all(e.course_id == assets["flow.png"].course_id for e in first)
+
+    old_hash = assets["flow.png"].content_hash
+    write_content(content_dir, {flow: PNG_1PX + b"v2"})
+    (content_dir / chart).unlink()
+    assert sync_tree(content_dir).errors == []
+    db.session.rollback()
+    later = entries(first[-1].seq)
+    changed = db.session.get(Asset, assets["flow.png"].id)
+    assert sorted((e.action, e.details["path"]) for e in later) == [
+        ("content.asset", flow), ("content.retired", chart)]
+    [edit] = [e for e in later if e.action == "content.asset"]
+    assert edit.details["previous_hash"] == old_hash and edit.details["content_hash"] == changed.content_hash
+    assert sync_tree(content_dir).errors == [] and entries(later[-1].seq) == []
     assert audit.verify().ok
 
 
@@ -163,7 +197,7 @@ def test_a_sync_that_fails_after_writing_its_entries_leaves_neither_entries_nor_
         sync_tree(content_dir)
     monkeypatch.undo()
 
-    assert len(flushed) == 5
+    assert len(flushed) == 6  # five versions and the asset
 
     assert entries() == [] and db.session.scalar(select(ContentVersion)) is None
     assert audit.head() == (0, audit.GENESIS)

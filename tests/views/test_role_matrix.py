@@ -89,6 +89,7 @@ MATRIX = [
     ("GET", "admin.audit_log", "/admin/audit", None, ADMIN),
     ("POST", "admin.content", "/admin/content", {}, ADMIN),
     ("GET", "audit.index", "/audit/", None, REVIEWER),
+    ("GET", "audit.log", "/audit/log", None, CASE_REVIEWER),
     ("GET", "audit.course", "/audit/courses/py-data", None, REVIEWER),
     ("GET", "audit.versions", "/audit/lesson/1/versions", None, REVIEWER),
     ("GET", "audit.versions", "/audit/case/1/versions", None, CASE_REVIEWER),

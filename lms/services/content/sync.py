@@ -219,13 +219,15 @@ def _write(plan: Plan, rendered: dict, known: dict[tuple, Known], run: SyncRun, 
             asset = session.get(Asset, k.id)
             asset.retired_at = now
             result.retired.append(k.path)
+            events.append(audit.Event("content.retired", "asset", str(asset.id), course_id=asset.course_id,
+                                      details={"path": k.path, "content_hash": asset.content_hash}))
         else:
             item = loaded[kind][k.id]
             item.retired_at = now
             result.retired.append(item.path)
             events.append(audit.Event("content.retired", kind, str(item.id), course_id=_course_of(kind, item),
                                       details={"path": item.path, "version": item.version}))
-    _write_assets(plan, courses, now, result)
+    events.extend(_write_assets(plan, courses, now, result))
     audit.record_many(events, at=now)
 
 
@@ -233,11 +235,12 @@ def _course_of(kind: str, item) -> int | None:
     return item.id if kind == "course" else getattr(item, "course_id", None)
 
 
-def _write_assets(plan: Plan, courses: dict[str, Course], now, result: SyncResult) -> None:
+def _write_assets(plan: Plan, courses: dict[str, Course], now, result: SyncResult) -> list[audit.Event]:
+    """Store new and changed assets; returns their audit events (a new content hash is a new version)."""
     session = db.session
     changed = [e for e in plan.of_kind("asset") if not e.unchanged]
     if not changed:
-        return
+        return []
     hashes = {e.file.hash for e in changed}
     have = set(session.scalars(select(AssetBlob.content_hash).where(AssetBlob.content_hash.in_(hashes))))
     assets = {(a.course_id, a.path): a for a in session.scalars(
@@ -247,6 +250,7 @@ def _write_assets(plan: Plan, courses: dict[str, Course], now, result: SyncResul
             session.add(AssetBlob(content_hash=entry.file.hash, data=entry.file.data, size=len(entry.file.data)))
             have.add(entry.file.hash)
     session.flush()  # blobs before the assets that refer to them
+    touched: list[tuple[Asset, str, str | None]] = []
     for entry in changed:
         file, course = entry.file, courses[entry.file.course]
         suffix = Path(file.slug).suffix.lower()
@@ -258,8 +262,15 @@ def _write_assets(plan: Plan, courses: dict[str, Course], now, result: SyncResul
             result.created.append(file.path)
         else:
             result.updated.append(file.path)
+        if asset.content_hash != file.hash or asset.retired_at is not None:
+            touched.append((asset, file.path, asset.content_hash))
         asset.content_hash, asset.content_type, asset.size = file.hash, content_type, len(file.data)
         asset.updated_at, asset.retired_at = now, None
+    session.flush()  # new assets get their ids for the log
+    return [audit.Event("content.asset", "asset", str(asset.id), course_id=asset.course_id,
+                        details={"path": path, "content_hash": asset.content_hash, "previous_hash": previous,
+                                 "size": asset.size})
+            for asset, path, previous in touched]
 
 
 def _lock() -> None:

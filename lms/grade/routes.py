@@ -25,7 +25,8 @@ from .forms import ExtensionForm, QueueFilterForm, RegradeAnswerForm, grade_form
 def _status_choices() -> list[SelectChoice]:
     return [SelectChoice("", _("Any status")), SelectChoice("ungraded", _("Not graded")),
             SelectChoice("regrade", _("Regrade requested")), SelectChoice("draft", _("Draft")),
-            SelectChoice("released", _("Released"))]
+            SelectChoice("released", _("Released")),
+            SelectChoice("old_rubric", _("Graded with an older rubric"))]
 
 
 def _level_choices(rubric: list[dict], criterion: int) -> list[SelectChoice]:

@@ -6,6 +6,9 @@ A file that disappears only sets ``retired_at``.
 """
 from __future__ import annotations
 
+import hashlib
+import json
+
 from datetime import datetime
 from decimal import Decimal
 
@@ -124,6 +127,12 @@ class Lesson(ItemMixin, db.Model):
     )
 
 
+def rubric_hash(rubric: list) -> str:
+    """A stable hash of a rubric's criteria, levels, points and descriptions."""
+    canonical = json.dumps(rubric, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
 class Assignment(ItemMixin, db.Model):
     """A project assignment (``assignments/<slug>.md``) with its rubric."""
 
@@ -142,6 +151,17 @@ class Assignment(ItemMixin, db.Model):
     rubric: Mapped[list] = mapped_column(JSON, default=list)
 
     course: Mapped[Course] = relationship(back_populates="assignments")
+
+    @property
+    def rubric_hash(self) -> str:
+        """SHA-256 of the rubric alone: grades keep it, so a changed rubric is told apart from
+        other edits of the brief (a typo fixed in the text does not make grades outdated)."""
+        return rubric_hash(self.rubric)
+
+    def graded_with_older_rubric(self, grade_rubric_hash: str | None) -> bool:
+        """Whether a grade saved with ``grade_rubric_hash`` used a rubric other than the current one.
+        Grades saved before rubric hashes existed carry the brief's content hash instead."""
+        return grade_rubric_hash is not None and grade_rubric_hash not in (self.rubric_hash, self.content_hash)
 
     __table_args__ = (
         UniqueConstraint("course_id", "slug"),

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Iterator
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, false, func, or_, select
 
 from ..extensions import db
 from ..models import Assignment, Attempt, AttemptFile, Course, CourseMentor, Enrollment, Grade, RegradeRequest, User
 from . import filecheck, storage
 from .tabular import Page, drain, safe_cell
 
-STATUSES = ("ungraded", "regrade", "draft", "released")
+STATUSES = ("ungraded", "regrade", "draft", "released", "old_rubric")
 CHUNK = 500
 
 
@@ -42,6 +42,11 @@ class QueueRow:
     open_regrades: int
 
     @property
+    def older_rubric(self) -> bool:
+        """Graded with a rubric the assignment no longer has."""
+        return self.grade is not None and self.assignment.graded_with_older_rubric(self.grade.rubric_hash)
+
+    @property
     def status(self) -> str:
         if self.grade is None:
             return "ungraded"
@@ -54,6 +59,19 @@ def _open_regrades():
     return (select(func.count(RegradeRequest.id))
             .where(RegradeRequest.attempt_id == Attempt.id, RegradeRequest.status == "open")
             .correlate(Attempt).scalar_subquery())
+
+
+def _older_rubric(course_ids: list[int], assignment_id: int | None):
+    """A condition true for grades saved with a rubric other than their assignment's current one
+    (one query for the courses' assignments; the comparison itself runs in the database)."""
+    stmt = select(Assignment).where(Assignment.course_id.in_(course_ids))
+    if assignment_id is not None:
+        stmt = stmt.where(Assignment.id == assignment_id)
+    current = [(a.id, (a.rubric_hash, a.content_hash)) for a in db.session.scalars(stmt)]
+    if not current:
+        return false()
+    return or_(*(and_(Attempt.assignment_id == a_id, Grade.rubric_hash.notin_(hashes))
+                 for a_id, hashes in current))
 
 
 def _queue_select(course_ids: list[int], assignment_id: int | None, status: str | None):
@@ -71,6 +89,8 @@ def _queue_select(course_ids: list[int], assignment_id: int | None, status: str 
         stmt = stmt.where(regrades > 0)
     elif status in ("draft", "released"):
         stmt = stmt.where(Grade.status == status, regrades == 0)
+    elif status == "old_rubric":
+        stmt = stmt.where(_older_rubric(course_ids, assignment_id))
     order = case((Grade.id.is_(None), 0), (regrades > 0, 1), (Grade.status == "draft", 2), else_=3)
     return stmt, order
 
@@ -100,6 +120,7 @@ class Cell:
     late: bool = False
     attempts: int = 0
     pending: bool = False  # a newer attempt is waiting for a (released) grade
+    older_rubric_attempt: int | None = None  # the released grade used a rubric since changed
 
 
 @dataclass
@@ -117,22 +138,24 @@ def course_assignments(course: Course) -> list[Assignment]:
         Assignment.course_id == course.id, Assignment.retired_at.is_(None)).order_by(Assignment.due_at, Assignment.slug)))
 
 
-def _fill(course: Course, students: list[User], assignment_ids: set[int]) -> list[Row]:
-    rows = {s.id: Row(s, {a: Cell() for a in assignment_ids}) for s in students}
+def _fill(course: Course, students: list[User], assignments: list[Assignment]) -> list[Row]:
+    by_id = {a.id: a for a in assignments}
+    rows = {s.id: Row(s, {a: Cell() for a in by_id}) for s in students}
     if not rows:
         return []
     attempts = db.session.execute(
-        select(Attempt.user_id, Attempt.assignment_id, Attempt.number, Attempt.late_days, Attempt.latest,
-               Grade.status, Grade.score)
+        select(Attempt.id, Attempt.user_id, Attempt.assignment_id, Attempt.number, Attempt.late_days,
+               Attempt.latest, Grade.status, Grade.score, Grade.rubric_hash)
         .outerjoin(Grade, Grade.attempt_id == Attempt.id)
         .where(Attempt.course_id == course.id, Attempt.user_id.in_(rows)).order_by(Attempt.number))
-    for user_id, assignment_id, number, late_days, latest, status, value in attempts:
+    for attempt_id, user_id, assignment_id, number, late_days, latest, status, value, rubric in attempts:
         cell = rows[user_id].cells.get(assignment_id)
         if cell is None:
             continue
         cell.attempts = max(cell.attempts, number)
         if status == "released":
             cell.score, cell.late, cell.pending = value, late_days > 0, False
+            cell.older_rubric_attempt = attempt_id if by_id[assignment_id].graded_with_older_rubric(rubric) else None
         elif latest:
             cell.pending = True
     return list(rows.values())
@@ -150,7 +173,7 @@ def gradebook(course: Course, *, page: int = 1, per_page: int = 100) -> tuple[li
     page = max(1, page)
     students = list(db.session.scalars(_students(course).order_by(User.name, User.id)
                                        .limit(per_page).offset((page - 1) * per_page)))
-    return assignments, Page(_fill(course, students, {a.id for a in assignments}), page, per_page, total or 0)
+    return assignments, Page(_fill(course, students, assignments), page, per_page, total or 0)
 
 
 def gradebook_csv(course: Course, headers: list[str], late_mark: str) -> Iterator[str]:
@@ -159,7 +182,6 @@ def gradebook_csv(course: Course, headers: list[str], late_mark: str) -> Iterato
     ``headers`` are the translated labels of the fixed columns (name, e-mail, total).
     """
     assignments = course_assignments(course)
-    ids = {a.id for a in assignments}
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([headers[0], headers[1],
@@ -172,7 +194,7 @@ def gradebook_csv(course: Course, headers: list[str], late_mark: str) -> Iterato
         if not students:
             return
         last_id = students[-1].id
-        for row in _fill(course, students, ids):
+        for row in _fill(course, students, assignments):
             cells = [row.cells[a.id] for a in assignments]
             writer.writerow([safe_cell(row.student.name), safe_cell(row.student.email),
                              *(("" if c.score is None else _num(c.score)) + (f" {late_mark}" if c.late else "")

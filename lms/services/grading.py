@@ -102,7 +102,7 @@ def save_grade(actor: User, attempt: Attempt, marks: Marks, *, release: bool, ex
     values = dict(levels=rows, feedback=marks.feedback,
                   feedback_html=render_user_markdown(marks.feedback),
                   raw_score=raw, penalty_percent=attempt.penalty_percent, score=final,
-                  points=assignment.points, rubric_hash=assignment.content_hash,
+                  points=assignment.points, rubric_hash=assignment.rubric_hash,
                   rubric_version=assignment.version, grader_id=actor.id, updated_at=now,
                   status="released" if release else "draft")
     begin_write()

@@ -23,6 +23,7 @@ from lms.models import Assignment, Attempt, AttemptFile, Course, Enrollment, Ext
 from lms.services import gradebook, grading, learning, submissions
 from lms.services.content import sync_tree
 from lms.services.storage import StoredFile, get_storage
+from tests import factories
 from tests.conftest import csrf_token, login, write_content
 from tests.samples import ASSIGNMENT, valid_tree
 from tests.views.test_submissions import hand_in, make_zip, mentor, student  # noqa: F401  (fixtures)
@@ -542,3 +543,53 @@ def test_an_extension_that_cannot_be_granted_is_refused_clearly(app, student, me
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
     assert db.session.scalar(select(func.count(Extension.id))) == 0
+
+
+# --- Grades pinned to the rubric -----------------------------------------------------------------
+
+def test_mentors_see_which_attempts_were_graded_with_an_older_rubric(app, queue_mix, mentor, content_dir):
+    """Editing the brief's text leaves grades current; changing the rubric marks every grade saved
+    before it in the queue (badge and filter), the gradebook and the attempt page, until re-graded."""
+    client = signed_in(app, "mentor@example.com")
+    final_path = content_dir / "courses/py-data/assignments/final-project.md"
+    released = queue_mix["released-a"]
+
+    def marked(url: str) -> str:
+        return client.get(url).get_data(as_text=True)
+
+    write_content(content_dir, {"courses/py-data/assignments/final-project.md":
+                                ASSIGNMENT.replace("提交一个分析报告。", "提交一个分析报告（PDF）。")})
+    assert sync_tree(content_dir).errors == []
+    assert "older rubric (v" not in marked(QUEUE) and 'title="Graded with a rubric' not in marked(GRADEBOOK)
+    assert queue_ids(client, "?status=old_rubric") == []
+    assert "saved with an older rubric" not in marked(f"/grading/attempts/{released}")
+
+    final_path.write_text(final_path.read_text(encoding="utf-8").replace("{points: 3, label: 合格}",
+                                                                         "{points: 2, label: 合格}"),
+                          encoding="utf-8")
+    assert sync_tree(content_dir).errors == []
+    graded_before = ["regrade-a", "regrade-b", "draft-a", "draft-b", "released-a", "released-b"]
+    assert queue_ids(client, "?status=old_rubric") == [queue_mix[name] for name in graded_before]
+    assert queue_ids(client, f"?assignment={COURSE}/midterm&status=old_rubric") == []
+    queue = marked(QUEUE)
+    assert queue.count("older rubric (v1)") == len(graded_before)
+    book = marked(GRADEBOOK)
+    assert f'href="/grading/attempts/{released}" title="Graded with a rubric' in book
+    assert "This grade was saved with an older rubric (assignment v1)" in marked(f"/grading/attempts/{released}")
+
+    graded(mentor, db.session.get(Attempt, released), [0, 1])
+    assert queue_ids(client, "?status=old_rubric") == [queue_mix[name] for name in graded_before if name != "released-a"]
+    assert "saved with an older rubric" not in marked(f"/grading/attempts/{released}")
+    assert f'href="/grading/attempts/{released}" title="Graded' not in marked(GRADEBOOK)
+
+
+def test_grades_saved_before_rubric_hashes_count_as_current(app, site, mentor):
+    """A grade that carries the brief's content hash (saved before rubric hashes) is not flagged
+    while the assignment is unchanged."""
+    attempt = factories.hand_in(bare_student("李雷", "li@example.com", the_course()), text="答案")
+    grade = graded(mentor, attempt, [0, 0])
+    assignment = assignment_named("final-project")
+    assert grade.rubric_hash == assignment.rubric_hash != assignment.content_hash
+    assert not assignment.graded_with_older_rubric(grade.rubric_hash)
+    assert not assignment.graded_with_older_rubric(assignment.content_hash)
+    assert assignment.graded_with_older_rubric("0" * 64)

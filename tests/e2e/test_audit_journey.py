@@ -148,3 +148,4 @@ def test_auditor_sees_a_synced_change_opens_the_diff_approves_and_the_report_lis
     page.get_by_role("button", name="Filter").click()
     expect(page.locator("table.audit-log tbody tr")).to_have_count(2)
     expect(page.locator("table.audit-log")).to_contain_text(AUDITOR_EMAIL)
+    screenshot(page, "audit-log")

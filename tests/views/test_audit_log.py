@@ -14,9 +14,9 @@ from lms.models.types import utcnow
 from lms.services import audit
 from lms.services.content import sync_tree
 from tests import factories
-from tests.conftest import login, write_content
+from tests.conftest import write_content
 from tests.samples import valid_tree
-from tests.views.test_audit_pages import add_versions, sign
+from tests.views.test_audit_pages import add_versions, sign, signed_in
 
 OTHER_COURSE = {
     "courses/robots/course.md": """\
@@ -47,14 +47,6 @@ def synced(content_dir):
 
 def graded(make_user, attempt) -> None:
     factories.release_grade(make_user("mentor", email="mentor@example.com"), attempt, [0, 0])
-
-
-def signed_in(app, make_user, role: str, **fields):
-    user = make_user(role, **fields)
-    client = app.test_client()
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    assert login(client, user.email).status_code == 302
-    return client, user
 
 
 def lesson(slug: str) -> Lesson:

@@ -50,6 +50,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .admin import bp as admin_bp
     from .audit import bp as audit_bp
     from .catalog import bp as catalog_bp
+    from .editor import bp as editor_bp
     from .grade import bp as grade_bp
     from .health import bp as health_bp
     from .learn import bp as learn_bp
@@ -63,6 +64,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(submit_bp)
     app.register_blueprint(grade_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(editor_bp)
 
     from .cli import register_cli
 

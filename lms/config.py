@@ -9,6 +9,7 @@
 | LMS_STORAGE       | ``local``: submitted files in LMS_UPLOAD_DIR |
 | SECRET_KEY        | required in production; elsewhere a key generated once into the instance folder |
 | LMS_TIMEZONE      | ``Asia/Shanghai``                         |
+| LMS_GIT_COMMITTER_NAME, _EMAIL | ``LMS`` / ``lms@localhost``: committer of the browser editor's commits |
 | LMS_BASE_URL      | unset: links in e-mails use the request's host (set it in production) |
 | LMS_PROXY_COUNT   | ``0``: number of reverse proxies whose X-Forwarded-* headers to trust |
 | MAIL_SERVER etc.  | unset: mail goes to ``outbox/`` in the instance folder |
@@ -78,6 +79,8 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "LMS_STORAGE": env.get("LMS_STORAGE", "local"),
         "LMS_TIMEZONE": env.get("LMS_TIMEZONE", "Asia/Shanghai"),
         "LMS_MAX_ASSET_MB": int(env.get("LMS_MAX_ASSET_MB", "20")),
+        "LMS_GIT_COMMITTER_NAME": env.get("LMS_GIT_COMMITTER_NAME", "LMS"),
+        "LMS_GIT_COMMITTER_EMAIL": env.get("LMS_GIT_COMMITTER_EMAIL", "lms@localhost"),
         "MAX_CONTENT_LENGTH": int(env.get("LMS_MAX_REQUEST_MB", "300")) * 1024 * 1024,
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_DEFAULT_TIMEZONE": "UTC",

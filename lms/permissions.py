@@ -44,6 +44,11 @@ def can_grade(user: User | None, course: Course, mentor_emails: set[str] | None 
     return is_admin(user) or is_mentor_of(user, course, mentor_emails)
 
 
+def can_edit_content(user: User | None, course: Course, mentor_emails: set[str] | None = None) -> bool:
+    """Mentors of the course and admins edit its files in the browser and view it as a student."""
+    return is_admin(user) or is_mentor_of(user, course, mentor_emails)
+
+
 def can_see_attempt(user: User | None, attempt, course: Course) -> bool:
     """A student sees only their own attempts; graders of the course see all of its attempts."""
     if not (user and user.is_authenticated):

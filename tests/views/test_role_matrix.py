@@ -23,6 +23,8 @@ REVIEWER = {"anonymous": LOGIN, "student": DENY, "mentor": OK, "auditor": OK, "a
 CASE_REVIEWER = {"anonymous": LOGIN, "student": DENY, "mentor": DENY, "auditor": OK, "admin": OK}
 AUDITOR = {"anonymous": LOGIN, "student": DENY, "mentor": DENY, "auditor": OK, "admin": DENY}
 SUBMIT = "/courses/py-data/assignments/final-project"
+EDIT = "/courses/py-data/edit"
+EDITOR = GRADER  # mentors of the course and admins
 
 # (method, endpoint, url, form data, expectation per role)
 MATRIX = [
@@ -98,6 +100,25 @@ MATRIX = [
     ("POST", "audit.sign", "/audit/lesson/1/versions/1/signoff", {"decision": "approved", "comment": "fine"}, AUDITOR),
     ("GET", "audit.report", "/audit/courses/py-data/report", None, REVIEWER),
     ("GET", "audit.report_csv", "/audit/courses/py-data/report.csv", None, REVIEWER),
+    # The browser editor: the course's mentors and admins (a mentor of another course gets 404: test_editor.py).
+    ("GET", "editor.edit_course", f"{EDIT}", None, EDITOR),
+    ("POST", "editor.edit_course", f"{EDIT}", {"preview": "1", "body": "x"}, EDITOR),
+    ("GET", "editor.new_lesson", f"{EDIT}/lessons/new", None, EDITOR),
+    ("POST", "editor.new_lesson", f"{EDIT}/lessons/new", {"preview": "1", "body": "x"}, EDITOR),
+    ("GET", "editor.edit_lesson", f"{EDIT}/lessons/setup", None, EDITOR),
+    ("POST", "editor.edit_lesson", f"{EDIT}/lessons/setup", {"preview": "1", "body": "x"}, EDITOR),
+    ("GET", "editor.assignments", f"{EDIT}/assignments", None, EDITOR),
+    ("GET", "editor.new_assignment", f"{EDIT}/assignments/new", None, EDITOR),
+    ("POST", "editor.new_assignment", f"{EDIT}/assignments/new", {"preview": "1", "body": "x"}, EDITOR),
+    ("GET", "editor.edit_assignment", f"{EDIT}/assignments/final-project", None, EDITOR),
+    ("POST", "editor.edit_assignment", f"{EDIT}/assignments/final-project", {"preview": "1", "body": "x"}, EDITOR),
+    ("POST", "editor.preview", f"{EDIT}/preview", {"kind": "lesson", "item": "setup", "body": "# x"}, EDITOR),
+    ("GET", "editor.order", f"{EDIT}/order", None, EDITOR),
+    ("POST", "editor.order", f"{EDIT}/order", {"order": "setup,reading-data", "move": "down:setup"}, EDITOR),
+    ("GET", "editor.assets", f"{EDIT}/assets", None, EDITOR),
+    ("POST", "editor.assets", f"{EDIT}/assets", {"message": "no image"},
+     {"anonymous": LOGIN, "student": DENY, "mentor": "400", "auditor": DENY, "admin": "400"}),
+    ("POST", "editor.student_view", f"{EDIT}/student-view", {"on": "1"}, EDITOR),
 ]
 
 

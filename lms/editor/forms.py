@@ -190,7 +190,7 @@ class AssignmentForm(EditorForm):
     answer = SelectField(_l("Written answer"), choices=_modes(_l("Not asked for")))
     late_policy = SelectField(_l("Late work"), choices=[SelectChoice("accept", _l("Accepted")),
                                                         SelectChoice("reject", _l("Refused"))])
-    penalty = NumberField(_l("Penalty per started day late (%)"), validators=[Optional(), NumberRange(
+    penalty = NumberField(_l("Penalty per started day late, in percent"), validators=[Optional(), NumberRange(
         min=0, max=100, message=_l("Enter a number from 0 to 100."))])
     late_until = LocalTimeField(_l("No late work after (optional)"), validators=[Optional()])
     late_until_offset = OffsetField(_l("Time zone of that time"))

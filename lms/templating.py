@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Flask, request
-from flask_babel import format_datetime, format_decimal, get_locale
+from flask_babel import LazyString, format_datetime, format_decimal, get_locale
 
 from .i18n import LANGUAGE_NAMES
 
@@ -44,7 +44,14 @@ def iso(value: datetime | None) -> str:
     return value.isoformat() if value else ""
 
 
+def _finalize(value):
+    """Print lazy translations as text. flask_babel's LazyString has ``__html__``, so Jinja would
+    trust it as markup, and a lazy message naming a user's file or input would become HTML."""
+    return str(value) if isinstance(value, LazyString) else value
+
+
 def init_app(app: Flask) -> None:
+    app.jinja_env.finalize = _finalize
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["iso"] = iso
     app.jinja_env.filters["num"] = num

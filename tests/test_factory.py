@@ -58,3 +58,16 @@ def test_importing_the_package_has_no_side_effects(tmp_path):
     """``import lms`` and create_app open no database connection."""
     app = create_app({"INSTANCE_PATH": str(tmp_path), "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'never.db'}"})
     assert app is not None and not (tmp_path / "never.db").exists()
+
+
+def test_lazy_translations_are_printed_as_text_not_markup():
+    """A lazy message that interpolates user input (a file name, say) is escaped like any string,
+    with or without ``|string`` (LazyString has ``__html__``, which Jinja would otherwise trust)."""
+    from flask import render_template_string
+    from flask_babel import lazy_gettext
+
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x"})
+    message = lazy_gettext("%(name)s is not an image.", name='<img src=x onerror="alert(1)">')
+    with app.test_request_context("/"):
+        page = render_template_string("<p>{{ m }}</p><p>{{ m|string }}</p>", m=message)
+    assert "<img" not in page and page.count("&lt;img src=x onerror=&#34;alert(1)&#34;&gt;") == 2

@@ -219,7 +219,8 @@ def entries(*, scope: Scope = EVERYTHING, course_id: int | None = None, group: s
     if groups != ACTION_GROUPS:
         if not groups:
             return [], None
-        stmt = stmt.where(or_(*(AuditEntry.action.like(f"{g}.%") for g in groups)))
+        # A range rather than LIKE 'group.%': SQLite uses an index for a range, not for LIKE.
+        stmt = stmt.where(or_(*(and_(AuditEntry.action >= f"{g}.", AuditEntry.action < f"{g}/") for g in groups)))
     if course_id is not None:
         stmt = stmt.where(AuditEntry.course_id == course_id)
     if actor_email:

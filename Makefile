@@ -52,3 +52,9 @@ bench: install
 
 clean:
 	rm -rf $(VENV) instance build *.egg-info
+
+## Load benchmark of issue 7 at full scale on SQLite and PostgreSQL (needs wrk; about an hour)
+.PHONY: bench-load
+bench-load: install
+	mkdir -p bench/out
+	$(BIN)/python bench/load_bench.py --scale 10 --db both --duration 20 --out bench/out/load-bench.md

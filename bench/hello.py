@@ -1,0 +1,12 @@
+"""The ceiling of the load benchmark: a minimal Flask app, served with the LMS's gunicorn settings.
+
+    cd bench && gunicorn --workers 2 --threads 4 --worker-class gthread hello:app
+"""
+from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.get("/")
+def hello() -> str:
+    return "Hello, World!"

@@ -28,7 +28,7 @@ def create_app(config: dict | None = None) -> Flask:
         count = app.config["LMS_PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
-    from . import db_setup, errors, i18n, security, templating
+    from . import db_setup, errors, httpcache, i18n, security, static_files, templating
     from .extensions import csrf, db, migrate
 
     db.init_app(app)
@@ -40,6 +40,8 @@ def create_app(config: dict | None = None) -> Flask:
     security.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
+    static_files.init_app(app)
+    httpcache.init_app(app)
     from . import uploads
     from .services import storage
     storage.init_app(app)

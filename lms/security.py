@@ -27,11 +27,22 @@ def _headers(response: Response) -> Response:
     return response
 
 
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def harden(response: Response, production: bool) -> Response:
+    """Add the headers of every response (for responses made outside Flask's request handling)."""
+    _headers(response)
+    if production:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
+    return response
+
+
 def init_app(app: Flask) -> None:
     """Send the CSP and the usual hardening headers; HSTS in production."""
     app.after_request(_headers)
     if app.config.get("LMS_ENV") == "production":
         @app.after_request
         def _hsts(response: Response) -> Response:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
             return response

@@ -35,6 +35,7 @@ class AuditEntry(db.Model):
         Index("ix_audit_entries_action_seq", "action", "seq"),
         Index("ix_audit_entries_object", "object_type", "object_id", "seq"),
         Index("ix_audit_entries_actor_seq", "actor_id", "seq"),
+        Index("ix_audit_entries_actor_email_seq", "actor_email", "seq"),  # the log filtered by actor
     )
 
 

@@ -22,7 +22,7 @@ class User(UserMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(20), default="student", index=True)
+    role: Mapped[str] = mapped_column(String(20), default="student")
     company: Mapped[str | None] = mapped_column(String(300), index=True)
     # An auditor normally sees the courses using their company's cases; this one sees all.
     audits_all: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -31,6 +31,12 @@ class User(UserMixin, db.Model):
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # The admin's user list: newest first, one page at a time, of everybody or of one role.
+    __table_args__ = (
+        Index("ix_users_created", "created_at", "id"),
+        Index("ix_users_role_created", "role", "created_at", "id"),
+    )
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses disabled accounts

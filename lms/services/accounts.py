@@ -172,6 +172,7 @@ def change_password(user: User, current: str, new: str) -> None:
     if not user.check_password(current):
         raise AccountError(_l("Your current password is not correct."), field="current_password")
     _check_password(new, user.email, user.name)
+    begin_write()
     user.set_password(new)
     db.session.commit()
 
@@ -207,6 +208,7 @@ def reset_password(token: str, new: str, secret_key: str) -> User:
     """Set a new password through a reset token; the token cannot be used again."""
     user = user_for_reset_token(token, secret_key)
     _check_password(new, user.email, user.name)
+    begin_write()
     user.set_password(new)
     db.session.commit()
     return user
@@ -271,6 +273,7 @@ def update_settings(user: User, *, name: str, locale: str, timezone: str) -> Use
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise AccountError(_l("Unknown time zone."), field="timezone") from None
+    begin_write()
     user.name, user.locale, user.timezone = name[:200], locale, timezone
     db.session.commit()
     return user

@@ -55,16 +55,17 @@ def _readable(course: Course, viewer) -> bool:
     return course.retired_at is None and can_read_course(viewer, course)
 
 
-def public_course(slug: str, viewer=None) -> Course:
-    """A course the viewer may read, with its cases, mentors, lessons and assignments loaded.
+def public_course(slug: str, viewer=None, *, assignments: bool = True) -> Course:
+    """A course the viewer may read, with its cases, mentors, lessons and (unless told not to)
+    assignments loaded.
 
     Everyone reads published, current courses; the course's mentors and admins also read it
     while it is unpublished (a preview of what students will see). Others get NotFound.
     """
-    course = db.session.scalar(
-        select(Course).where(Course.slug == slug).options(
-            selectinload(Course.cases), selectinload(Course.mentors),
-            selectinload(Course.lessons), selectinload(Course.assignments)))
+    options = [selectinload(Course.cases), selectinload(Course.mentors), selectinload(Course.lessons)]
+    if assignments:
+        options.append(selectinload(Course.assignments))
+    course = db.session.scalar(select(Course).where(Course.slug == slug).options(*options))
     if course is None or not _readable(course, viewer):
         raise NotFound(slug)
     return course
@@ -87,7 +88,7 @@ def current_assignments(course: Course) -> list[Assignment]:
 
 def public_lesson(course_slug: str, lesson_slug: str, viewer=None) -> tuple[Course, Lesson, Lesson | None, Lesson | None]:
     """A lesson of a course the viewer may read, with the previous and next current lessons."""
-    course = public_course(course_slug, viewer)
+    course = public_course(course_slug, viewer, assignments=False)  # a lesson page shows none
     lessons = current_lessons(course)
     for index, lesson in enumerate(lessons):
         if lesson.slug == lesson_slug:

@@ -12,6 +12,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
+from ..db_setup import begin_write
 from ..extensions import db
 from ..models import Course, Enrollment, Lesson, LessonProgress, User
 from ..models.types import utcnow
@@ -52,6 +53,7 @@ def enroll(user: User, course: Course) -> Enrollment:
     """Enroll a student in a published course (free, one click); enrolling twice changes nothing."""
     if not can_enroll(user, course):
         raise LearningError(_l("Only students can enroll, and only in published courses."))
+    begin_write()
     existing = enrollment_for(user, course)
     if existing:
         return existing
@@ -81,8 +83,10 @@ def completed_lesson_ids(user: User, course: Course) -> set[int]:
 
 def set_complete(user: User, lesson: Lesson, done: bool) -> None:
     """Mark a current lesson complete, or undo it; the student must be enrolled."""
+    begin_write()
     course = lesson.course
     if lesson.retired_at is not None or enrollment_for(user, course) is None:
+        db.session.rollback()
         raise LearningError(_l("Enroll in the course to track your progress."))
     if done:
         exists = db.session.scalar(select(LessonProgress.id).where(
@@ -102,7 +106,9 @@ def record_visit(enrollment: Enrollment | None, lesson: Lesson) -> None:
     """Remember the lesson a student opened, for "continue where you left off"."""
     if enrollment is None or enrollment.last_lesson_id == lesson.id:
         return
-    enrollment.last_lesson_id, enrollment.last_seen_at = lesson.id, utcnow()
+    lesson_id = lesson.id
+    begin_write()
+    enrollment.last_lesson_id, enrollment.last_seen_at = lesson_id, utcnow()
     db.session.commit()
 
 

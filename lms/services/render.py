@@ -222,6 +222,12 @@ def render_markdown(source: str, *, path: str | None = None) -> Rendered:
     return Rendered(html=html, toc_html=toc_html, links=tuple(context.links))
 
 
+def render_many(items: list[tuple[str, str | None]]) -> list[Rendered]:
+    """``render_markdown`` over ``(source, path)`` pairs, in order: the unit of work that the
+    content sync hands to its worker processes (it imports nothing beyond this module)."""
+    return [render_markdown(source, path=path) for source, path in items]
+
+
 _HEADING_OPEN = re.compile(r'<h([1-6])(?: id="[^"]*")?>')
 _HEADING_CLOSE = re.compile(r"</h([1-6])>")
 

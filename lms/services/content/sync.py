@@ -6,19 +6,25 @@ is gone. Nothing a student or mentor produced is ever deleted here.
 """
 from __future__ import annotations
 
+import logging
 import mimetypes
+import multiprocessing
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 
 from ...db_setup import begin_write
 from ...extensions import db
 from ...models import (Asset, AssetBlob, Assignment, Case, ContentVersion, Course, CourseMentor, Lesson,
                        SyncRun)
 from ...models.types import utcnow
-from ..render import render_markdown
+from ..render import Rendered, render_many, render_markdown
 from .. import audit
 from . import gitinfo
 from .errors import ContentError
@@ -27,6 +33,11 @@ from .plan import Entry, Known, Plan, check_links, make_plan, parse_entry
 MODELS = {"case": Case, "course": Course, "lesson": Lesson, "assignment": Assignment}
 SYNC_LOCK_ID = 7_311_505  # PostgreSQL advisory lock that serialises concurrent syncs
 MAX_ATTEMPTS = 3
+# Rendering (Python-Markdown, Pygments, bleach) is nearly all of a large first sync's time; from
+# this many files on it is spread over worker processes, one per CPU (LMS_SYNC_WORKERS overrides).
+PARALLEL_MIN_FILES = 64
+MAX_WORKERS = 8
+log = logging.getLogger(__name__)
 CONTENT_TYPES = {
     ".svg": "image/svg+xml", ".webp": "image/webp", ".md": "text/markdown; charset=utf-8",
     ".txt": "text/plain; charset=utf-8", ".csv": "text/csv; charset=utf-8", ".json": "application/json",
@@ -99,9 +110,53 @@ def _fingerprint(known: dict[tuple, Known]) -> set:
     return {(key, k.id, k.path, k.hash, k.retired) for key, k in known.items()}
 
 
-def _render(plan: Plan) -> dict[str, tuple[str, str]]:
+def default_workers() -> int:
+    """Worker processes for rendering: LMS_SYNC_WORKERS if set (1 renders in this process),
+    else one per CPU this process may use, at most MAX_WORKERS."""
+    configured = os.environ.get("LMS_SYNC_WORKERS", "").strip()
+    if configured:
+        if not configured.isdigit():
+            raise ValueError(f"LMS_SYNC_WORKERS must be a whole number, not {configured!r}")
+        return max(1, int(configured))
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_WORKERS))
+
+
+def render_all(items: list[tuple[str, str]], workers: int | None = None,
+               min_parallel: int = PARALLEL_MIN_FILES) -> list[Rendered]:
+    """``render_markdown`` of each ``(source, path)``, in order; in worker processes when it pays.
+
+    The workers run the same function, so the results are exactly those of rendering here.
+    They are forked from a single-threaded process (the CLI) and started fresh ("spawn") from
+    a threaded one (a gunicorn worker), where forking could copy a lock another thread holds;
+    they never touch the database. If the pool cannot be used (no processes allowed, a worker
+    killed), everything is rendered here instead.
+    """
+    workers = default_workers() if workers is None else workers
+    if workers < 2 or len(items) < min_parallel:
+        return [render_markdown(source, path=path) for source, path in items]
+    size = max(8, min(64, -(-len(items) // (workers * 4))))  # ~4 chunks per worker, for balance
+    chunks = [items[start:start + size] for start in range(0, len(items), size)]
+    try:
+        with ProcessPoolExecutor(max_workers=min(workers, len(chunks)),
+                                 mp_context=_process_context()) as pool:
+            return [result for chunk in pool.map(render_many, chunks) for result in chunk]
+    except (OSError, BrokenProcessPool) as exc:
+        log.warning("rendering in worker processes failed (%s); rendering in this process", exc)
+        return [render_markdown(source, path=path) for source, path in items]
+
+
+def _process_context():
+    single = threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if single else "spawn")
+
+
+def _render(plan: Plan, workers: int | None = None) -> dict[str, tuple[str, str]]:
     """Render the Markdown of every entry that is new or changed: path -> (html, toc_html)."""
-    rendered = {}
+    todo = []
     for entry in plan.entries:
         if entry.file.kind == "asset" or entry.unchanged:
             continue
@@ -109,7 +164,10 @@ def _render(plan: Plan) -> dict[str, tuple[str, str]]:
             parse_entry(entry, plan.errors)
             if entry.doc is None:
                 continue
-        result = render_markdown(entry.doc.body, path=entry.file.path)
+        todo.append(entry)
+    results = render_all([(entry.doc.body, entry.file.path) for entry in todo], workers)
+    rendered = {}
+    for entry, result in zip(todo, results):
         check_links(plan, entry, result.links)
         rendered[entry.file.path] = (result.html, result.toc_html)
     return rendered
@@ -196,20 +254,23 @@ def _write(plan: Plan, rendered: dict, known: dict[tuple, Known], run: SyncRun, 
             elif kind == "course":
                 courses[item.slug] = item
         session.flush()  # one flush per kind gives every new item its id
+        versions = []
         for item, entry in versioned:
             item.version += 1
             info = commits.get(entry.file.path)
-            session.add(ContentVersion(
+            versions.append(dict(
                 item_type=kind, item_id=item.id, number=item.version, path=entry.file.path,
                 source=entry.file.data.decode("utf-8"), content_hash=entry.file.hash, html=item.html,
                 commit_id=info and info.commit_id, commit_author=info and info.author,
                 commit_email=info and info.email, committed_at=info and info.date,
-                synced_at=now, sync_run=run,
+                synced_at=now, sync_run_id=run.id,
             ))
             events.append(audit.Event(
                 "content.version", kind, str(item.id), course_id=_course_of(kind, item),
                 details={"path": entry.file.path, "version": item.version, "content_hash": entry.file.hash,
                          "commit": info and info.commit_id, "author": info and info.author}))
+        if versions:  # one multi-row INSERT: nothing needs the new versions' ids
+            session.execute(insert(ContentVersion), versions)
     present = {entry.file.key for entry in plan.entries}
     for key, k in known.items():
         if key in present or k.retired:
@@ -280,11 +341,12 @@ def _lock() -> None:
         db.session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": SYNC_LOCK_ID})
 
 
-def sync_tree(root: Path, *, max_asset_mb: int = 20) -> SyncResult:
+def sync_tree(root: Path, *, max_asset_mb: int = 20, workers: int | None = None) -> SyncResult:
     """Validate ``root`` and import it; on any error nothing in the database changes.
 
-    Only new or changed files are parsed and rendered. When nothing changed, nothing is
-    written at all. Concurrent syncs are serialised and never half-apply.
+    Only new or changed files are parsed and rendered (in ``workers`` processes when there are
+    many; see ``render_all``). When nothing changed, nothing is written at all. Concurrent syncs
+    are serialised and never half-apply.
     """
     root = Path(root)
     for _attempt in range(MAX_ATTEMPTS):
@@ -298,7 +360,7 @@ def sync_tree(root: Path, *, max_asset_mb: int = 20) -> SyncResult:
         present = {entry.file.key for entry in plan.entries}
         if all(e.unchanged for e in plan.entries) and all(k.retired or key in present for key, k in known.items()):
             return result  # nothing changed: nothing is rendered or written
-        rendered = _render(plan)
+        rendered = _render(plan, workers)
         if plan.errors:
             result.errors = sorted(plan.errors)
             return result
@@ -312,6 +374,7 @@ def sync_tree(root: Path, *, max_asset_mb: int = 20) -> SyncResult:
             run = SyncRun(started_at=utcnow(), source_dir=str(root.resolve()),
                           commit_id=gitinfo.head_commit(top) if top else None)
             db.session.add(run)
+            db.session.flush()  # the versions refer to the run by id
             _write(plan, rendered, known, run, result)
             result.rendered = len(rendered)
             run.ok, run.finished_at = True, utcnow()

@@ -1,0 +1,307 @@
+"""HTTP caching: hashed, compressed, year-cached static files; ETags on public pages. Both databases."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+
+from lms import create_app, httpcache, static_files
+from lms.services.content import sync_tree
+from tests.conftest import csrf_token, login, write_content
+from tests.samples import CASE, LESSON_1, LESSON_2, valid_tree
+
+STATIC = Path(static_files.__file__).resolve().parent / "static"
+HASHED = re.compile(r'/static/([\w./-]+?)\.([0-9a-f]{12})(\.\w+)"')
+LESSON = "/courses/py-data/lessons/setup"
+PUBLIC_PAGES = ["/", "/courses/py-data", LESSON, "/courses/py-data/assignments/final-project", "/cases",
+                "/cases/port-cold-chain"]
+
+
+@pytest.fixture
+def synced(app, content_dir):
+    write_content(content_dir, valid_tree())
+    assert sync_tree(content_dir).errors == []
+    return content_dir
+
+
+def resync(content_dir, files: dict[str, str]) -> None:
+    write_content(content_dir, files)
+    result = sync_tree(content_dir)
+    assert result.errors == [] and result.changed
+
+
+# --- static files -------------------------------------------------------------------------------
+
+
+def static_urls(page: str) -> list[str]:
+    return re.findall(r'"(/static/[^"]+)"', page)
+
+
+def test_pages_link_every_static_file_by_its_content_hash(client, synced):
+    """Every static URL in a page carries the hash of the file's bytes and is cached for a year."""
+    page = client.get("/").get_data(as_text=True)
+    urls = static_urls(page)
+    assert {"lms.css", "pygments.css", "favicon.svg"} <= {
+        f"{stem}{ext}" for stem, _hash, ext in HASHED.findall(page)}
+    for url in urls:
+        stem, digest, ext = HASHED.search(f'{url}"').groups()
+        original = (STATIC / f"{stem}{ext}").read_bytes()
+        assert hashlib.sha256(original).hexdigest().startswith(digest), url
+        response = client.get(url)
+        assert response.status_code == 200
+        assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        assert response.data == original
+
+
+def test_every_template_builds_static_urls_through_url_for():
+    """No template writes a /static/ path by hand (it would miss the hash)."""
+    templates = Path(static_files.__file__).resolve().parent / "templates"
+    for path in templates.rglob("*.html"):
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r'(href|src)="/static/', text), path
+
+
+def test_gzip_when_accepted_and_the_body_decompresses_to_the_file(client):
+    """gzip for clients that accept it, identity for the others; Vary: Accept-Encoding on both."""
+    original = (STATIC / "lms.css").read_bytes()
+    with client.application.test_request_context():
+        from flask import url_for
+        url = url_for("static", filename="lms.css")
+    packed = client.get(url, headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in packed.headers["Vary"]
+    assert gzip.decompress(packed.data) == original and len(packed.data) < len(original)
+    assert packed.headers["Content-Type"] == "text/css; charset=utf-8"
+    for accept in (None, "identity", "gzip;q=0"):
+        plain = client.get(url, headers={"Accept-Encoding": accept} if accept else {})
+        assert "Content-Encoding" not in plain.headers and plain.data == original, accept
+        assert "Accept-Encoding" in plain.headers["Vary"]
+    assert packed.headers["ETag"] != plain.headers["ETag"]  # one validator per encoding
+
+
+def test_static_etag_gives_304(client):
+    """A cached copy is revalidated with its ETag: 304 and no body, per encoding."""
+    for headers in ({}, {"Accept-Encoding": "gzip"}):
+        first = client.get("/static/lms.css", headers=headers)
+        again = client.get("/static/lms.css", headers={**headers, "If-None-Match": first.headers["ETag"]})
+        assert again.status_code == 304 and again.data == b""
+        assert again.headers["ETag"] == first.headers["ETag"]
+    head = client.head("/static/pygments.css")
+    assert head.status_code == 200 and head.data == b"" and int(head.headers["Content-Length"]) > 0
+
+
+def test_unhashed_and_unknown_hashes_are_served_but_must_revalidate(client):
+    """The plain name, or a hash of another version (a page of the previous release), gets the
+    current file with no-cache; names that are no file get the site's 404 page."""
+    original = (STATIC / "lms.css").read_bytes()
+    for url in ("/static/lms.css", "/static/lms.0123456789ab.css"):
+        response = client.get(url)
+        assert response.status_code == 200 and response.data == original
+        assert response.headers["Cache-Control"] == "public, no-cache"
+    for url in ("/static/nothing.css", "/static/nothing.0123456789ab.css", "/static/../config.py",
+                "/static/%2e%2e/config.py", "/static/.hidden"):
+        response = client.get(url)
+        assert response.status_code == 404, url
+        assert "immutable" not in response.headers.get("Cache-Control", "")
+
+
+def test_static_responses_keep_security_headers_and_touch_no_session(app, client, make_user):
+    """Static files carry the usual headers, but no cookie and no Vary: Cookie, even signed in
+    (Vary: Cookie would make browsers download year-cached files again after each sign-in)."""
+    make_user("student", email="s@example.com")
+    login(client, "s@example.com")
+    response = client.get("/static/lms.css")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert "Cookie" not in response.headers.get("Vary", "")
+    assert "Set-Cookie" not in response.headers
+
+
+def test_static_files_in_production_get_hsts(tmp_path, monkeypatch):
+    monkeypatch.setenv("LMS_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "x" * 32)
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "i"), "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    response = app.test_client().get("/static/lms.css")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+def test_files_added_to_the_folder_are_covered(tmp_path, app):
+    """Any file in the folder (a new editor.js, a sub-folder) gets a hashed name and gzip, and in
+    debug mode a changed file gets a new URL without a restart."""
+    tmp_path = tmp_path / "static"
+    tmp_path.mkdir()
+    (tmp_path / "js").mkdir()
+    (tmp_path / "editor.js").write_text("console.log('x');\n" * 200)
+    (tmp_path / "js" / "a.b.css").write_text("p{color:red}\n" * 100)
+    (tmp_path / ".secret").write_text("no")
+    (tmp_path / "LICENSE").write_text("MIT\n")
+    files = static_files.StaticFiles(tmp_path, app)
+    assert set(files.files) == {"editor.js", "js/a.b.css", "LICENSE"}
+    plain = files.url_name("LICENSE")
+    assert re.fullmatch(r"LICENSE\.[0-9a-f]{12}", plain) and files.lookup(plain) == (files.files["LICENSE"], True)
+    js = files.files["editor.js"]
+    assert js.mimetype == "text/javascript" and gzip.decompress(js.gzipped) == js.data
+    assert re.fullmatch(r"editor\.[0-9a-f]{12}\.js", files.url_name("editor.js"))
+    css_name = files.url_name("js/a.b.css")
+    assert re.fullmatch(r"js/a\.b\.[0-9a-f]{12}\.css", css_name)
+    assert files.lookup(css_name) == (files.files["js/a.b.css"], True)
+    assert files.lookup("js/a.b.css") == (files.files["js/a.b.css"], False)
+    assert files.url_name("missing.js") == "missing.js"
+
+    app.debug = True
+    try:
+        before = files.url_name("editor.js")
+        (tmp_path / "editor.js").write_text("console.log('changed');\n" * 200)
+        assert files.url_name("editor.js") != before
+        (tmp_path / "new.css").write_text("a{}")
+        assert files.url_name("new.css") != "new.css"
+    finally:
+        app.debug = False
+
+
+def test_tiny_or_incompressible_files_are_not_gzipped(tmp_path):
+    (tmp_path / "tiny.css").write_text("a{}")
+    (tmp_path / "image.png").write_bytes(bytes(range(256)) * 8)
+    files = static_files.StaticFiles(tmp_path)
+    assert files.files["tiny.css"].gzipped is None
+    assert files.files["image.png"].gzipped is None  # not a text type
+
+
+# --- public pages: ETag and 304 -----------------------------------------------------------------
+
+
+def test_anonymous_public_pages_have_an_etag_and_answer_304(client, synced, count_queries):
+    """Every public page: weak ETag, private/no-cache, Vary on cookie and language; a request with
+    the ETag gets 304 with no body and runs no more queries than the full page."""
+    for url in PUBLIC_PAGES:
+        with count_queries() as full:
+            first = client.get(url)
+        assert first.status_code == 200, url
+        etag = first.headers["ETag"]
+        assert etag.startswith('W/"'), url
+        assert first.headers["Cache-Control"] == "private, no-cache"
+        vary = {v.strip() for v in first.headers["Vary"].split(",")}
+        assert {"Cookie", "Accept-Language"} <= vary
+        with count_queries() as revalidated:
+            again = client.get(url, headers={"If-None-Match": etag})
+        assert again.status_code == 304 and again.data == b"", url
+        assert again.headers["ETag"] == etag and again.headers["Cache-Control"] == "private, no-cache"
+        assert revalidated.count <= full.count, url
+        assert client.get(url, headers={"If-None-Match": 'W/"something-else"'}).status_code == 200
+
+
+def test_the_page_of_a_304_still_works(client, synced):
+    """The copy the browser keeps carries a CSRF token that still works after a 304."""
+    first = client.get(LESSON)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', first.get_data(as_text=True)).group(1)
+    assert client.get(LESSON, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    switched = client.post("/language", data={"lang": "en", "next": LESSON, "csrf_token": token})
+    assert switched.status_code == 302
+
+
+def lesson_etag(client, url: str = LESSON, **headers) -> str:
+    response = client.get(url, headers=headers)
+    assert response.status_code == 200
+    return response.headers["ETag"]
+
+
+def test_etag_changes_with_the_lesson_and_the_course_nav(client, synced):
+    """Editing the lesson, another lesson's title (shown in the nav), the course or a case shown
+    on the page makes a new ETag; a re-sync that changes nothing keeps it."""
+    etag = lesson_etag(client)
+    assert sync_tree(synced).changed is False
+    assert lesson_etag(client) == etag
+    steps = [
+        {"courses/py-data/lessons/01-setup.md": LESSON_1.replace("下一课", "下一节")},
+        {"courses/py-data/lessons/02-reading-data.md": LESSON_2.replace("第二课：读取数据", "第二课：读数据")},
+        {"cases/port-cold-chain.md": CASE.replace("一个虚构的冷链物流案例。", "一个虚构的案例。")},
+    ]
+    seen = {etag}
+    for files in steps:
+        resync(synced, files)
+        etag = lesson_etag(client)
+        assert etag not in seen, files
+        seen.add(etag)
+
+
+def test_a_retired_lesson_is_not_answered_304(client, synced):
+    etag = lesson_etag(client)
+    (synced / "courses/py-data/lessons/01-setup.md").unlink()
+    write_content(synced, {"courses/py-data/lessons/02-reading-data.md": LESSON_2.replace("[第一课](01-setup.md)", "")})
+    assert sync_tree(synced).retired
+    assert client.get(LESSON, headers={"If-None-Match": etag}).status_code == 404
+
+
+def test_etag_changes_with_the_language(client, synced):
+    """Accept-Language and the language chosen on the site both change the ETag."""
+    zh = lesson_etag(client, **{"Accept-Language": "zh-CN"})
+    en = lesson_etag(client, **{"Accept-Language": "en"})
+    assert zh != en
+    token = csrf_token(client, "/")
+    client.post("/language", data={"lang": "en", "next": "/", "csrf_token": token})
+    chosen = client.get(LESSON, headers={"Accept-Language": "zh-CN", "If-None-Match": zh})
+    assert chosen.status_code == 200 and chosen.headers["ETag"] == en
+
+
+def test_etag_changes_with_the_build_and_the_static_files(app, client, synced, monkeypatch):
+    """A new release (code, templates, translations, static files) makes new ETags."""
+    etag = lesson_etag(client)
+    monkeypatch.setitem(app.extensions, "lms_build", "another-release")
+    assert lesson_etag(client) != etag
+    builds = set()
+    for digest in ("a" * 64, "b" * 64):
+        monkeypatch.setattr(static_files.StaticFiles, "digest", property(lambda self, d=digest: d))
+        other = create_app({"INSTANCE_PATH": str(synced.parent / "i2"), "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                            "SECRET_KEY": "x"})
+        builds.add(other.extensions["lms_build"])
+    assert len(builds) == 2
+
+
+def test_build_id_covers_the_package_files(tmp_path):
+    (tmp_path / "templates").mkdir()
+    page = tmp_path / "templates" / "page.html"
+    page.write_text("<p>one</p>")
+    first = httpcache.build_id(tmp_path)
+    assert httpcache.build_id(tmp_path) == first
+    page.write_text("<p>two</p>")
+    assert httpcache.build_id(tmp_path) != first
+
+
+def test_etag_is_bound_to_the_session_and_expires_with_its_csrf_tokens(app, client, synced, monkeypatch):
+    """Each browser session has its own ETags (the page holds its CSRF token), and they change
+    every half CSRF time limit, so a kept page never carries an expired token."""
+    first = lesson_etag(client)
+    assert lesson_etag(client) == first
+    assert lesson_etag(app.test_client()) != first
+    now = [1_900_000_000.0]
+    monkeypatch.setattr(httpcache.time, "time", lambda: now[0])
+    current = lesson_etag(client)
+    now[0] += app.config.get("WTF_CSRF_TIME_LIMIT", 3600) // 2
+    assert lesson_etag(client) != current
+
+
+def test_no_etag_with_a_flash_message_or_for_signed_in_users(app, client, synced, make_user):
+    """A page showing a flash, or a signed-in user's page, is always rendered afresh."""
+    etag = lesson_etag(client)
+    with client.session_transaction() as session:
+        session["_flashes"] = [("info", "Hello")]
+    flashed = client.get(LESSON, headers={"If-None-Match": etag})
+    assert flashed.status_code == 200 and "ETag" not in flashed.headers and "Hello" in flashed.get_data(as_text=True)
+
+    make_user("student", email="s@example.com")
+    login(client, "s@example.com")
+    for url in PUBLIC_PAGES:
+        response = client.get(url, headers={"If-None-Match": etag})
+        assert response.status_code == 200 and "ETag" not in response.headers, url
+        assert response.headers["Cache-Control"] == "private, no-cache"
+
+
+def test_debug_mode_has_no_page_etags(app, client, synced):
+    app.debug = True
+    try:
+        assert "ETag" not in client.get(LESSON).headers
+    finally:
+        app.debug = False

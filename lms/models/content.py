@@ -158,10 +158,15 @@ class Assignment(ItemMixin, db.Model):
         other edits of the brief (a typo fixed in the text does not make grades outdated)."""
         return rubric_hash(self.rubric)
 
+    @property
+    def current_grade_hashes(self) -> tuple[str, str]:
+        """The rubric hashes a grade may carry and still be current: the rubric's own, or the brief's
+        content hash (grades saved before rubric hashes existed carry that instead)."""
+        return self.rubric_hash, self.content_hash
+
     def graded_with_older_rubric(self, grade_rubric_hash: str | None) -> bool:
-        """Whether a grade saved with ``grade_rubric_hash`` used a rubric other than the current one.
-        Grades saved before rubric hashes existed carry the brief's content hash instead."""
-        return grade_rubric_hash is not None and grade_rubric_hash not in (self.rubric_hash, self.content_hash)
+        """Whether a grade saved with ``grade_rubric_hash`` used a rubric other than the current one."""
+        return grade_rubric_hash is not None and grade_rubric_hash not in self.current_grade_hashes
 
     __table_args__ = (
         UniqueConstraint("course_id", "slug"),

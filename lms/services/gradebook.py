@@ -67,7 +67,7 @@ def _older_rubric(course_ids: list[int], assignment_id: int | None):
     stmt = select(Assignment).where(Assignment.course_id.in_(course_ids))
     if assignment_id is not None:
         stmt = stmt.where(Assignment.id == assignment_id)
-    current = [(a.id, (a.rubric_hash, a.content_hash)) for a in db.session.scalars(stmt)]
+    current = [(a.id, a.current_grade_hashes) for a in db.session.scalars(stmt)]
     if not current:
         return false()
     return or_(*(and_(Attempt.assignment_id == a_id, Grade.rubric_hash.notin_(hashes))
@@ -139,8 +139,8 @@ def course_assignments(course: Course) -> list[Assignment]:
 
 
 def _fill(course: Course, students: list[User], assignments: list[Assignment]) -> list[Row]:
-    by_id = {a.id: a for a in assignments}
-    rows = {s.id: Row(s, {a: Cell() for a in by_id}) for s in students}
+    current = {a.id: a.current_grade_hashes for a in assignments}  # hashed once, not per attempt
+    rows = {s.id: Row(s, {a: Cell() for a in current}) for s in students}
     if not rows:
         return []
     attempts = db.session.execute(
@@ -155,7 +155,7 @@ def _fill(course: Course, students: list[User], assignments: list[Assignment]) -
         cell.attempts = max(cell.attempts, number)
         if status == "released":
             cell.score, cell.late, cell.pending = value, late_days > 0, False
-            cell.older_rubric_attempt = attempt_id if by_id[assignment_id].graded_with_older_rubric(rubric) else None
+            cell.older_rubric_attempt = attempt_id if rubric not in current[assignment_id] else None
         elif latest:
             cell.pending = True
     return list(rows.values())

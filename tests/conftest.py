@@ -166,6 +166,18 @@ def write_content(root: Path, files: dict[str, str]) -> None:
             target.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
 
 
+
+@pytest.fixture
+def synced(app, content_dir) -> Path:
+    """The sample tree (tests/samples.py valid_tree) written and synced once."""
+    from lms.services.content import sync_tree
+    from tests.samples import valid_tree
+
+    write_content(content_dir, valid_tree())
+    assert sync_tree(content_dir).errors == []
+    return content_dir
+
+
 PASSWORD = "harbour-lights-2027"
 
 

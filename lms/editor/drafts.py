@@ -146,10 +146,6 @@ def fill(form, ctx: Context) -> tuple[list[str], bool]:
     return other, True
 
 
-def text(value) -> str:
-    return (value or "").strip()
-
-
 def _meta(form, ctx: Context, draft: Draft) -> dict:
     if ctx.kind == "lesson":
         meta = {"title": text(form.title.data)}

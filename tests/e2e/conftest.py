@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from lms.services.content import sync_tree
 from tests.conftest import IN_CI
 
 CHROMIUM = os.environ.get("LMS_CHROMIUM", "/usr/bin/chromium")
@@ -35,6 +36,10 @@ def browser_type_launch_args(browser_type_launch_args):
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS, "headless": True}
 
 
+# The repository's own demo content, as `make run` serves it.
+REPO_CONTENT = Path(__file__).resolve().parents[2] / "content"
+
+
 @pytest.fixture
 def live_server(app):
     """The test app served over HTTP on a free loopback port, in a background thread."""
@@ -60,3 +65,11 @@ def screenshot(request):
         return path
 
     return take
+
+
+@pytest.fixture
+def demo_site(app, live_server):
+    """The live server with the repository's demo content synced."""
+    result = sync_tree(REPO_CONTENT)
+    assert result.errors == [], result.errors
+    return live_server

@@ -7,31 +7,22 @@ page's violations together, so one run shows the whole picture.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from lms.services.accounts import create_user
-from lms.services.content import sync_tree
+from tests.conftest import PASSWORD
 from tests.e2e.axe import assert_no_serious_violations
 
 pytestmark = pytest.mark.e2e
-REPO_CONTENT = Path(__file__).resolve().parents[2] / "content"
 
 # interface language -> (Accept-Language header, html lang attribute, locale code, course language)
 LANGUAGES = {
     "zh-CN": ("zh-CN,zh;q=0.9", "zh-CN", "zh_CN", "zh-CN"),
     "en": ("en", "en", "en", "en"),
 }
-PASSWORD = "harbour-lights-2027"
 
-
-@pytest.fixture
-def demo_site(app, live_server):
-    result = sync_tree(REPO_CONTENT)
-    assert result.errors == [], result.errors
-    return live_server
 
 
 class Audit:

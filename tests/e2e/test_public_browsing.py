@@ -1,22 +1,13 @@
 """A visitor reads the demo courses in a real Chromium, on both databases."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from lms.services.content import sync_tree
 
 pytestmark = pytest.mark.e2e
-REPO_CONTENT = Path(__file__).resolve().parents[2] / "content"
 
-
-@pytest.fixture
-def demo_site(app, live_server):
-    result = sync_tree(REPO_CONTENT)
-    assert result.errors == [], result.errors
-    return live_server
 
 
 def test_visitor_browses_catalog_course_lesson_and_assignment(page, demo_site, screenshot):

@@ -6,26 +6,17 @@ because the zh_CN translations change; English text is only checked after switch
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from lms.services.content import sync_tree
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.e2e
-REPO_CONTENT = Path(__file__).resolve().parents[2] / "content"
 
 EMAIL = "lin.xiaoyu@students.example.edu.cn"
 NAME = "林小雨"
-PASSWORD = "harbour-lights-2027"
 
-
-@pytest.fixture
-def demo_site(app, live_server):
-    result = sync_tree(REPO_CONTENT)
-    assert result.errors == [], result.errors
-    return live_server
 
 
 def progress_value(page: Page, selector: str) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import subprocess
 from datetime import datetime, timezone
 
-import pytest
 from sqlalchemy import func, select
 
 from lms.extensions import db

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import subprocess
 
-import pytest
 from sqlalchemy import select
 
 from lms.db_setup import begin_write
@@ -23,14 +22,6 @@ def commit_all(content_dir, message: str) -> str:
     git(content_dir, "add", "-A")
     git(content_dir, "-c", "user.name=陈静", "-c", "user.email=chen@example.com", "commit", "-q", "-m", message)
     return git(content_dir, "rev-parse", "HEAD")
-
-
-@pytest.fixture
-def synced(content_dir):
-    """The sample tree, synced once."""
-    write_content(content_dir, valid_tree())
-    assert sync_tree(content_dir).errors == []
-    return content_dir
 
 
 def signed_in(app, make_user, role: str, **fields):

@@ -5,7 +5,6 @@ import re
 import subprocess
 import sys
 import textwrap
-from http.cookies import SimpleCookie
 from pathlib import Path
 
 import pytest

@@ -6,25 +6,16 @@ import hashlib
 import re
 from pathlib import Path
 
-import pytest
-
 from lms import create_app, httpcache, static_files
 from lms.services.content import sync_tree
 from tests.conftest import csrf_token, login, write_content
-from tests.samples import CASE, LESSON_1, LESSON_2, valid_tree
+from tests.samples import CASE, LESSON_1, LESSON_2
 
 STATIC = Path(static_files.__file__).resolve().parent / "static"
 HASHED = re.compile(r'/static/([\w./-]+?)\.([0-9a-f]{12})(\.\w+)"')
 LESSON = "/courses/py-data/lessons/setup"
 PUBLIC_PAGES = ["/", "/courses/py-data", LESSON, "/courses/py-data/assignments/final-project", "/cases",
                 "/cases/port-cold-chain"]
-
-
-@pytest.fixture
-def synced(app, content_dir):
-    write_content(content_dir, valid_tree())
-    assert sync_tree(content_dir).errors == []
-    return content_dir
 
 
 def resync(content_dir, files: dict[str, str]) -> None:

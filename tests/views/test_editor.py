@@ -4,7 +4,6 @@ from __future__ import annotations
 import html
 import io
 import re
-import subprocess
 import threading
 from pathlib import Path
 

@@ -10,15 +10,13 @@ from lms.extensions import db
 from lms.models import Enrollment, LessonProgress
 from lms.services.content import sync_tree
 from tests.conftest import csrf_token, login, write_content
-from tests.samples import COURSE, LESSON_2, valid_tree
+from tests.samples import COURSE, LESSON_2
 
 
 @pytest.fixture
-def site(app, content_dir, client):
-    write_content(content_dir, valid_tree())
-    assert sync_tree(content_dir).errors == []
+def site(synced, client):
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    return content_dir
+    return synced
 
 
 @pytest.fixture

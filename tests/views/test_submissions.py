@@ -11,9 +11,7 @@ from sqlalchemy import func, select
 
 from lms.extensions import db
 from lms.models import Attempt, AttemptFile, Grade, GradeEvent, RegradeRequest
-from lms.services.content import sync_tree
-from tests.conftest import csrf_token, login, write_content
-from tests.samples import valid_tree
+from tests.conftest import csrf_token, login
 
 SUBMIT = "/courses/py-data/assignments/final-project/submit"
 
@@ -27,11 +25,9 @@ def make_zip(entries: dict[str, bytes] | None = None) -> bytes:
 
 
 @pytest.fixture
-def site(app, content_dir, client):
-    write_content(content_dir, valid_tree())
-    assert sync_tree(content_dir).errors == []
+def site(synced, client):
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    return content_dir
+    return synced
 
 
 @pytest.fixture

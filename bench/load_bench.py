@@ -414,18 +414,22 @@ class Section:
 def run_database(kind: str, url: str, args, workdir: Path) -> Section:
     section = Section(kind)
     instance, content, uploads = workdir / "instance", workdir / "content", workdir / "uploads"
-    for folder in (instance, content, uploads):
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
+    summary = workdir / "seed.json"
+    reuse = args.reuse and summary.exists()
+    if not reuse:
+        for folder in (instance, content, uploads):
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
     secret = "load-bench-" + os.urandom(16).hex()
     env = {**os.environ, "LMS_ENV": "development", "LMS_INSTANCE_PATH": str(instance), "DATABASE_URL": url,
            "LMS_CONTENT_DIR": str(content), "LMS_UPLOAD_DIR": str(uploads), "SECRET_KEY": secret,
            "FLASK_APP": "wsgi:app", "PYTHONPATH": str(ROOT)}
-    print(f"\n== {kind}: migrate, seed at scale {args.scale:g}", flush=True)
+    print(f"\n== {kind}: migrate, {'reuse the seed in ' + str(workdir) if reuse else f'seed at scale {args.scale:g}'}",
+          flush=True)
     flask(env, "db", "upgrade")
-    summary = workdir / "seed.json"
-    _out, section.seed_seconds = flask(env, "dev", "seed", "--scale", f"{args.scale:g}", "--content-dir", str(content),
-                                       "--summary", str(summary), echo=True)
+    if not reuse:
+        _out, section.seed_seconds = flask(env, "dev", "seed", "--scale", f"{args.scale:g}", "--content-dir",
+                                           str(content), "--summary", str(summary), echo=True)
     section.seed = json.loads(summary.read_text(encoding="utf-8"))
     if not args.skip_verify:
         out, section.verify_seconds = flask(env, "audit", "verify")
@@ -621,6 +625,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", default="all", help="'all', 'none' (seed and burst only), or a comma-separated "
                         "list of page names or parts of them, e.g. 'queue,gradebook'")
     parser.add_argument("--skip-verify", action="store_true", help="do not run flask audit verify after seeding")
+    parser.add_argument("--reuse", action="store_true", help="with --keep: measure the SQLite database seeded by an "
+                        "earlier run in DIR instead of seeding again (for profiling; a report is made from a fresh seed)")
     parser.add_argument("--out", type=Path, help="also write the Markdown report to this file")
     parser.add_argument("--keep", type=Path, metavar="DIR", help="work in DIR and keep it (databases, logs)")
     args = parser.parse_args(argv)
@@ -637,8 +643,9 @@ def main(argv: list[str] | None = None) -> int:
             if kind == "sqlite":
                 path = workdir / "sqlite" / "bench.sqlite3"
                 path.parent.mkdir(parents=True, exist_ok=True)
-                for suffix in ("", "-wal", "-shm"):
-                    Path(f"{path}{suffix}").unlink(missing_ok=True)
+                if not (args.reuse and (workdir / "sqlite" / "seed.json").exists()):
+                    for suffix in ("", "-wal", "-shm"):
+                        Path(f"{path}{suffix}").unlink(missing_ok=True)
                 sections.append(run_database(kind, f"sqlite:///{path}", args, workdir / "sqlite"))
             else:
                 from tests.pgcluster import PostgresCluster

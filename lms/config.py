@@ -79,6 +79,8 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "LMS_STORAGE": env.get("LMS_STORAGE", "local"),
         "LMS_TIMEZONE": env.get("LMS_TIMEZONE", "Asia/Shanghai"),
         "LMS_MAX_ASSET_MB": int(env.get("LMS_MAX_ASSET_MB", "20")),
+        "LMS_PAGE_CACHE_MB": float(env.get("LMS_PAGE_CACHE_MB", "64")),
+        "LMS_PAGE_CACHE_SECONDS": float(env.get("LMS_PAGE_CACHE_SECONDS", "60")),
         "LMS_GIT_COMMITTER_NAME": env.get("LMS_GIT_COMMITTER_NAME", "LMS"),
         "LMS_GIT_COMMITTER_EMAIL": env.get("LMS_GIT_COMMITTER_EMAIL", "lms@localhost"),
         "MAX_CONTENT_LENGTH": int(env.get("LMS_MAX_REQUEST_MB", "300")) * 1024 * 1024,

@@ -1,4 +1,5 @@
 """Flask extensions, created without an app and bound in ``create_app``."""
+from flask import session
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -23,6 +24,24 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-login_manager = LoginManager()
+
+
+class SessionLoginManager(LoginManager):
+    """Flask-Login with "strong" session protection applied to signed-in sessions only.
+
+    Flask-Login compares the session's client identifier with the request's on every request
+    whose session is not empty. An anonymous visitor's session (a CSRF secret, a language)
+    has no identifier, so every one of their requests "failed" the check: the session was
+    rewritten and a cookie-clearing header sent on each page. A session without a signed-in
+    user has nothing to protect; a signed-in one is still checked and cleared on a mismatch.
+    """
+
+    def _session_protection_failed(self):
+        if "_user_id" not in session:
+            return False
+        return super()._session_protection_failed()
+
+
+login_manager = SessionLoginManager()
 babel = Babel()
 csrf = CSRFProtect()

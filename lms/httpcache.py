@@ -1,35 +1,47 @@
-"""HTTP caching of the public pages: ETags for anonymous visitors, never a stale page.
+"""HTTP caching of the public pages: rendered once, revalidated by ETag, never stale.
 
-A public page (catalog, course, lesson, assignment brief, cases) seen by an anonymous visitor
-gets a weak ETag, and a request carrying it back in ``If-None-Match`` is answered ``304 Not
-Modified`` without rendering the template. The ETag is a hash of everything the page is made
-of:
+The public pages (catalog, course, lesson, assignment brief, cases) look the same to every
+anonymous visitor who reads them in the same language and time zone, except for the CSRF token
+of the language switch. So each worker process keeps the pages it rendered for anonymous
+visitors, with the token cut out, in a bounded LRU cache (``PageCache``, ``LMS_PAGE_CACHE_MB``
+per process); the next anonymous request for the same URL is answered from it, with the
+visitor's own token put back, without a query or a template.
 
-* the rows shown on it (id, content hash, ``updated_at``, ``retired_at``: the sync changes
-  ``updated_at`` of every item it touches) and any other value the view passes;
-* the build: the application's version and every file of the ``lms`` package (code,
-  templates, translations, static files, so also the hashed static URLs in the page);
-* the visitor's language and time zone, and the URL;
-* the visitor's CSRF session token and the current half of the CSRF time limit: every page
-  carries a CSRF token (the language switch) that is bound to the session and expires, so a
-  page kept by the browser must not outlive its token.
+**Never stale.** Every committed write to a table that public pages show (courses, lessons,
+assignments, cases, assets, versions, mentors' names) clears the cache of the process that made
+it and replaces a marker file in the instance folder; every request compares the marker's
+``stat`` and clears the process's cache when it changed, so the other workers and a
+``flask content sync`` in another process are seen at the next request. Servers on other
+machines, which do not share the instance folder, re-render a page at most
+``LMS_PAGE_CACHE_SECONDS`` after they cached it. The key holds the URL, the language, the time
+zone and the release, so none of them can mix.
 
-Pages with a pending flash message get no ETag. Signed-in users get no ETag at all: their
-pages show their own state (enrollment, progress, grades) and are always rendered afresh.
-Every page here is ``Cache-Control: private, no-cache``: a browser may keep it but must ask
-before using it again, and shared caches must not keep it (it holds a session-bound token).
+**ETags.** Such a page carries a weak ETag over the cached body, the release, and the visitor's
+CSRF session token with the current half of the CSRF time limit (a page kept by the browser must
+not outlive its token); a request that sends it back gets ``304 Not Modified``.
+
+Pages with a pending flash message, signed-in users' pages (they show the user's own
+enrollment, progress and grades) and debug mode are neither cached nor given an ETag. Every page
+here is ``Cache-Control: private, no-cache``: a browser may keep it but must ask before using it
+again, and shared caches must not keep it (it holds a session-bound token).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import os
+import re
+import tempfile
+import threading
 import time
-from datetime import datetime
+from collections import OrderedDict
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
-from flask import Flask, Response, current_app, make_response, request, session
+from flask import Flask, Response, current_app, has_app_context, make_response, request, session
 from flask_babel import get_locale, get_timezone
 from flask_login import current_user
 
@@ -62,29 +74,10 @@ def build_id(package: Path = _PACKAGE) -> str:
     return _builds[key]
 
 
-def row_stamp(obj) -> object:
-    """What identifies the version of a content row (Course, Lesson, Case, ...) on a page."""
-    if not hasattr(obj, "__table__"):
-        return obj
-    return [obj.__table__.name, obj.id, getattr(obj, "content_hash", None),
-            getattr(obj, "updated_at", None), getattr(obj, "retired_at", None)]
-
-
-def _json(value):
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if hasattr(value, "__table__"):
-        return row_stamp(value)
-    return str(value)
-
-
 def _csrf_binding() -> list | None:
     """The session's CSRF secret (hashed) and the time bucket its tokens stay valid in."""
     if not current_app.config.get("WTF_CSRF_ENABLED", True):
         return None
-    from flask_wtf.csrf import generate_csrf
-
-    generate_csrf()  # puts the session's secret in place before the page (and its ETag) use it
     field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
     secret = str(session.get(field, ""))
     limit = current_app.config.get("WTF_CSRF_TIME_LIMIT", 3600)
@@ -92,31 +85,248 @@ def _csrf_binding() -> list | None:
     return [hashlib.sha256(secret.encode()).hexdigest(), bucket]
 
 
-def page_etag(parts: Iterable) -> str | None:
-    """The validator of this request's page, or None when it must not have one."""
-    if current_app.debug or getattr(current_user, "is_authenticated", False) or session.get("_flashes"):
+# Tables whose rows the public pages show; a committed write to one of them clears the cache.
+PUBLIC_TABLES = frozenset({"courses", "lessons", "assignments", "cases", "course_cases", "lesson_cases",
+                           "course_mentors", "assets", "asset_blobs", "content_versions", "users"})
+# Of the users table, pages show the mentors' names (looked up by e-mail): sign-ins do not count.
+_USER_COLUMNS = re.compile(r"\b(name|email)\b")
+_WRITE = re.compile(r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?(.*?)(?:\bWHERE\b|$)',
+                    re.IGNORECASE | re.DOTALL)
+_writes = threading.local()
+
+
+def _note_write(conn, cursor, statement, parameters, context, executemany) -> None:
+    """Engine hook: remember that this thread wrote to a table that public pages show."""
+    if statement[:1] in "SsWw" or statement.lstrip()[:6].upper() in ("SELECT", "PRAGMA", "SAVEPO", "RELEAS"):
+        return
+    match = _WRITE.match(statement)
+    if match is None:
+        return
+    table = match.group(1).lower()
+    if table in PUBLIC_TABLES and (table != "users" or not statement.lstrip().upper().startswith("UPDATE")
+                                   or _USER_COLUMNS.search(match.group(2))):
+        _writes.public = True
+
+
+def _after_commit(db_session) -> None:
+    """Session hook: a commit that wrote public rows clears the page caches (after the commit,
+    so that no page can be rendered from the old rows and cached as current)."""
+    if getattr(_writes, "public", False):
+        _writes.public = False
+        cache = current_app.extensions.get("lms_page_cache") if has_app_context() else None
+        if cache is not None:
+            cache.invalidate()
+
+
+@dataclass
+class Entry:
+    parts: list[bytes]  # the body, cut at the CSRF token
+    status: int
+    headers: list[tuple[str, str]]
+    digest: str  # of the body without the token and of the release: the ETag's base
+    stamp: object  # the marker's state the page was rendered under
+    stored_at: float
+    size: int
+
+
+class PageCache:
+    """The public pages of one process as anonymous visitors see them (see the module's text)."""
+
+    def __init__(self, marker: Path, max_bytes: int, max_age: float):
+        self.marker, self.max_bytes, self.max_age = marker, max_bytes, max_age
+        self._entries: OrderedDict[tuple, Entry] = OrderedDict()
+        self._paths: dict[str, int] = {}  # how many entries each path has (the middleware's first check)
+        self._size = 0
+        self._lock = threading.Lock()
+        self._stamp = self._read_stamp()
+
+    def _read_stamp(self) -> object:
+        try:
+            st = os.stat(self.marker)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def stamp(self) -> object:
+        """The marker's current state; a change since the last look empties this process's cache."""
+        current = self._read_stamp()
+        if current != self._stamp:
+            with self._lock:
+                self._clear()
+                self._stamp = current
+        return current
+
+    def invalidate(self) -> None:
+        """Empty this cache and tell the other processes, by replacing the marker file."""
+        with self._lock:
+            self._clear()
+        try:
+            self.marker.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.marker.parent, prefix=".page-cache-")
+            with os.fdopen(fd, "w") as handle:
+                handle.write(f"{time.time_ns()} {os.getpid()}\n")
+            os.replace(tmp, self.marker)
+        except OSError:  # this process's cache is empty; the others re-render after LMS_PAGE_CACHE_SECONDS
+            current_app.logger.warning("page cache: could not replace %s", self.marker, exc_info=True)
+        self.stamp()
+
+    def get(self, key: tuple, stamp: object) -> Entry | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry.stamp != stamp or time.monotonic() - entry.stored_at > self.max_age:
+                self._drop(key)
+                return None
+            self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: tuple, entry: Entry) -> None:
+        if entry.size > self.max_bytes // 4:
+            return
+        with self._lock:
+            if entry.stamp != self._stamp:
+                return  # the content changed while this page was rendered
+            if key in self._entries:
+                self._drop(key)
+            self._entries[key] = entry
+            self._paths[key[0]] = self._paths.get(key[0], 0) + 1
+            self._size += entry.size
+            while self._size > self.max_bytes:
+                self._drop(next(iter(self._entries)))
+
+    def _drop(self, key: tuple) -> None:
+        self._size -= self._entries.pop(key).size
+        left = self._paths.pop(key[0]) - 1
+        if left:
+            self._paths[key[0]] = left
+
+    def _clear(self) -> None:
+        self._entries.clear()
+        self._paths.clear()
+        self._size = 0
+
+    def has_path(self, path: str) -> bool:
+        return path in self._paths
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _cache_key() -> tuple | None:
+    """What an anonymous visitor's page depends on, or None when this request's page must not be cached."""
+    if request.method not in ("GET", "HEAD") or current_app.debug or session.get("_flashes") \
+            or getattr(current_user, "is_authenticated", False):
         return None
-    payload = [current_app.extensions["lms_build"], str(get_locale()), str(get_timezone()), request.full_path,
-               _csrf_binding(), [row_stamp(part) for part in parts]]
-    return hashlib.sha256(json.dumps(payload, default=_json, sort_keys=True).encode()).hexdigest()[:40]
+    return (request.path, request.query_string, str(get_locale()), str(get_timezone()),
+            current_app.extensions["lms_build"])
 
 
-def cached_page(parts: Iterable, render: Callable[[], str]) -> Response:
-    """Answer 304 if the visitor's copy is current, else render; with the caching headers."""
-    etag = page_etag(parts)
-    if etag is not None and request.method in ("GET", "HEAD") and request.if_none_match.contains_weak(etag):
-        response = current_app.response_class(status=304)
-    else:
-        response = make_response(render())
-    if etag is not None:
-        response.set_etag(etag, weak=True)
+def _page_headers(response: Response) -> Response:
     response.headers["Cache-Control"] = PAGE_CACHE_CONTROL
     response.vary.update(("Cookie", "Accept-Language"))
     return response
 
 
+def _answer(entry: Entry) -> Response:
+    """The cached page with this visitor's CSRF token, or 304 when their copy is current."""
+    from flask_wtf.csrf import generate_csrf
+
+    token = generate_csrf().encode()  # also puts the session's secret in place for the binding
+    etag = hashlib.sha256(json.dumps([entry.digest, _csrf_binding()]).encode()).hexdigest()[:40]
+    if request.if_none_match.contains_weak(etag):
+        response = current_app.response_class(status=304)
+    else:
+        response = current_app.response_class(token.join(entry.parts), status=entry.status)
+        response.headers.update(entry.headers)
+    response.set_etag(etag, weak=True)
+    return _page_headers(response)
+
+
+def public_page(view: Callable) -> Callable:
+    """Serve a public view's page to anonymous visitors from the page cache (see the module's text)."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        cache: PageCache | None = current_app.extensions.get("lms_page_cache")
+        key = _cache_key() if cache is not None else None
+        if key is None:
+            return _page_headers(make_response(view(*args, **kwargs)))
+        stamp = cache.stamp()  # before the view reads anything
+        entry = cache.get(key, stamp)
+        if entry is None:
+            response = make_response(view(*args, **kwargs))
+            if response.status_code != 200 or response.is_streamed or "Set-Cookie" in response.headers \
+                    or session.get("_flashes"):
+                return _page_headers(response)
+            from flask_wtf.csrf import generate_csrf
+
+            body = response.get_data()
+            parts = body.split(generate_csrf().encode())
+            digest = hashlib.sha256(b"\0".join(parts) + current_app.extensions["lms_build"].encode()).hexdigest()
+            headers = [(name, value) for name, value in response.headers.items()
+                       if name.lower() in ("content-type", "content-language")]
+            entry = Entry(parts, response.status_code, headers, digest, stamp, time.monotonic(), len(body))
+            cache.put(key, entry)
+        return _answer(entry)
+
+    return wrapper
+
+
+class PageMiddleware:
+    """Answers an anonymous visitor's GET of a cached public page before Flask dispatches it.
+
+    The request context is pushed as usual (the session is opened, the URL matched), and the
+    answer is made by the same functions as in ``public_page``: the visitor's language, time
+    zone and sign-in state pick the cache entry, Flask-WTF makes their CSRF token, Flask saves
+    their session, and the security headers are added. What is skipped is the work a cached
+    page does not need: the view, its queries and its template, and the request hooks. Any
+    request this cannot answer (not cached, signed in, a flash waiting, a remember-me cookie
+    to update) goes on to Flask unchanged.
+    """
+
+    def __init__(self, app: Flask, wsgi_app):
+        self.app, self.wsgi_app = app, wsgi_app
+        self.production = app.config.get("LMS_ENV") == "production"
+
+    def __call__(self, environ, start_response):
+        cache: PageCache | None = self.app.extensions.get("lms_page_cache")
+        if cache is None or environ.get("REQUEST_METHOD") not in ("GET", "HEAD") \
+                or not cache.has_path(environ.get("PATH_INFO", "")):
+            return self.wsgi_app(environ, start_response)
+        with self.app.request_context(environ):
+            key = _cache_key() if "_remember" not in session else None
+            entry = cache.get(key, cache.stamp()) if key is not None else None
+            if entry is not None:
+                from .security import harden
+
+                response = harden(_answer(entry), self.production)
+                if not self.app.session_interface.is_null_session(session):
+                    self.app.session_interface.save_session(self.app, session, response)
+                return response(environ, start_response)
+        return self.wsgi_app(environ, start_response)
+
+
 def init_app(app: Flask) -> None:
-    """Compute the build's hash once (after lms.static_files, whose URLs it covers)."""
+    """Compute the build's hash once (after lms.static_files, whose URLs it covers); set up the cache."""
     static = app.extensions.get("lms_static")
     app.extensions["lms_build"] = hashlib.sha256(
         (build_id() + (static.digest if static else "")).encode()).hexdigest()
+    megabytes = float(app.config.get("LMS_PAGE_CACHE_MB", 64))
+    if megabytes > 0:
+        app.extensions["lms_page_cache"] = PageCache(Path(app.instance_path) / "page-cache-generation",
+                                                     int(megabytes * 1024 * 1024),
+                                                     float(app.config.get("LMS_PAGE_CACHE_SECONDS", 60)))
+        app.wsgi_app = PageMiddleware(app, app.wsgi_app)
+    global _hooked
+    if not _hooked:
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+        from sqlalchemy.orm import Session
+
+        event.listen(Engine, "before_cursor_execute", _note_write)
+        event.listen(Session, "after_commit", _after_commit)
+        _hooked = True
+
+
+_hooked = False

@@ -1,8 +1,10 @@
 """Language and time zone selection (Flask-Babel)."""
 from __future__ import annotations
 
+import functools
 import os
 
+from babel import Locale
 from flask import Flask, current_app, has_request_context, request, session
 from flask_login import current_user
 
@@ -43,6 +45,16 @@ def select_timezone() -> str:
     return current_app.config["LMS_TIMEZONE"]
 
 
+@functools.lru_cache(maxsize=64)
+def _parsed(code: str) -> Locale:
+    return Locale.parse(code)
+
+
+def _selected_locale() -> Locale:
+    """select_locale's choice, parsed once per process (Flask-Babel would parse it on every request)."""
+    return _parsed(select_locale())
+
+
 def init_app(app: Flask) -> None:
-    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone,
+    babel.init_app(app, locale_selector=_selected_locale, timezone_selector=select_timezone,
                    default_translation_directories="translations")

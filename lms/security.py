@@ -16,14 +16,22 @@ CSP = "; ".join([
 ])
 
 
+DEFAULT_HEADERS = [
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"),
+]
+
+
 def _headers(response: Response) -> Response:
-    headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+    """Add each default header the response does not set itself (an asset sets its own CSP)."""
+    present = {name.lower() for name, _value in response.headers.items()}
+    for name, value in DEFAULT_HEADERS:
+        if name.lower() not in present:
+            response.headers.add(name, value)
     return response
 
 

@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from ..db_setup import begin_write
 from ..extensions import db
-from ..httpcache import cached_page
+from ..httpcache import public_page
 from ..learn.forms import CompleteForm, EnrollForm, UndoCompleteForm
 from ..services import catalog as svc
 from ..permissions import can_grade
@@ -26,55 +26,49 @@ def _or_404(call, *args):
 
 
 @bp.get("/")
+@public_page
 def index():
     facets = svc.catalog_facets()
     chosen = {key: request.args.get(key) or None for key in ("language", "level", "industry")}
     # Unknown filter values select nothing rather than erroring.
     filters = svc.CatalogFilters(**chosen)
     courses = svc.public_courses(filters)
-    return cached_page([facets, *courses, *(case for course in courses for case in course.cases)],
-                       lambda: render_template("catalog/index.html", courses=courses, facets=facets,
-                                               chosen=chosen))
+    return render_template("catalog/index.html", courses=courses, facets=facets, chosen=chosen)
 
 
 @bp.get("/courses/<slug>")
+@public_page
 def course(slug: str):
     course = _or_404(svc.public_course, slug, current_user)
     lessons = svc.current_lessons(course)
     enrollment, done_ids = learning.course_state(current_user, course)
-    mentors = svc.mentor_names(course)
-    return cached_page(
-        [course, *course.lessons, *course.assignments, *course.cases, mentors],
-        lambda: render_template("catalog/course.html", course=course, mentors=mentors, lessons=lessons,
-                                assignments=svc.current_assignments(course), enrollment=enrollment,
-                                done_ids=done_ids, progress=learning.percent(done_ids, lessons),
-                                enroll_form=EnrollForm()))
+    return render_template("catalog/course.html", course=course, mentors=svc.mentor_names(course), lessons=lessons,
+                           assignments=svc.current_assignments(course), enrollment=enrollment, done_ids=done_ids,
+                           progress=learning.percent(done_ids, lessons), enroll_form=EnrollForm())
 
 
 @bp.get("/courses/<slug>/lessons/<lesson_slug>")
+@public_page
 def lesson(slug: str, lesson_slug: str):
     course, lesson, previous, following = _or_404(svc.public_lesson, slug, lesson_slug, current_user)
     enrollment, done_ids = learning.course_state(current_user, course)
     learning.record_visit(enrollment, lesson)
     lessons = svc.current_lessons(course)
-    cases = svc.lesson_cases(lesson)
-    return cached_page(
-        [course, *course.lessons, *cases],
-        lambda: render_template("catalog/lesson.html", course=course, lesson=lesson, previous=previous,
-                                following=following, cases=cases, lessons=lessons, enrollment=enrollment,
-                                done=lesson.id in done_ids, progress=learning.percent(done_ids, lessons),
-                                enroll_form=EnrollForm(), complete_form=CompleteForm(),
-                                undo_form=UndoCompleteForm()))
+    return render_template("catalog/lesson.html", course=course, lesson=lesson, previous=previous,
+                           following=following, cases=svc.lesson_cases(lesson), lessons=lessons,
+                           enrollment=enrollment, done=lesson.id in done_ids,
+                           progress=learning.percent(done_ids, lessons), enroll_form=EnrollForm(),
+                           complete_form=CompleteForm(), undo_form=UndoCompleteForm())
 
 
 @bp.get("/courses/<slug>/assignments/<assignment_slug>")
+@public_page
 def assignment(slug: str, assignment_slug: str):
     course, assignment = _or_404(svc.public_assignment, slug, assignment_slug, current_user)
     mine = submissions.student_view(current_user, assignment) \
         if current_user.is_authenticated and current_user.role == "student" else None
-    return cached_page([course, assignment],
-                       lambda: render_template("catalog/assignment.html", course=course, assignment=assignment,
-                                               mine=mine, grader=can_grade(current_user, course)))
+    return render_template("catalog/assignment.html", course=course, assignment=assignment, mine=mine,
+                           grader=can_grade(current_user, course))
 
 
 @bp.get("/courses/<slug>/assets/<path:path>")
@@ -95,15 +89,16 @@ def asset(slug: str, path: str):
 
 
 @bp.get("/cases")
+@public_page
 def cases():
-    cases = svc.public_cases()
-    return cached_page(cases, lambda: render_template("catalog/cases.html", cases=cases))
+    return render_template("catalog/cases.html", cases=svc.public_cases())
 
 
 @bp.get("/cases/<slug>")
+@public_page
 def case(slug: str):
     case, courses = _or_404(svc.public_case, slug)
-    return cached_page([case, *courses], lambda: render_template("catalog/case.html", case=case, courses=courses))
+    return render_template("catalog/case.html", case=case, courses=courses)
 
 
 @bp.post("/language")

@@ -296,3 +296,126 @@ def test_debug_mode_has_no_page_etags(app, client, synced):
         assert "ETag" not in client.get(LESSON).headers
     finally:
         app.debug = False
+
+
+# --- public pages: the page cache ---------------------------------------------------------------
+
+
+def test_an_anonymous_page_is_rendered_once_and_then_served_without_a_query(client, synced, count_queries):
+    """The second anonymous request of each public page runs no SQL at all, whoever asks."""
+    for url in PUBLIC_PAGES:
+        first = client.get(url)
+        assert first.status_code == 200, url
+        with count_queries() as again:
+            second = app_client(client).get(url)
+        assert second.status_code == 200 and again.count == 0, url
+        token = re.compile(rb'name="csrf_token" value="[^"]+"')
+        assert token.sub(b"", second.data) == token.sub(b"", first.data), url
+
+
+def app_client(client):
+    """Another visitor: a new client of the same app, with no cookies."""
+    return client.application.test_client()
+
+
+def test_each_visitor_of_a_cached_page_gets_a_working_token_of_their_own(client, synced):
+    client.get(LESSON)  # cached now
+    tokens = []
+    for _ in range(2):
+        visitor = app_client(client)
+        page = visitor.get(LESSON).get_data(as_text=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        tokens.append(token)
+        switched = visitor.post("/language", data={"lang": "en", "next": LESSON, "csrf_token": token})
+        assert switched.status_code == 302
+        assert 'lang="en"' in visitor.get(LESSON).get_data(as_text=True)
+    assert tokens[0] != tokens[1]
+    stranger = app_client(client)
+    stranger.get(LESSON)
+    refused = stranger.post("/language", data={"lang": "en", "next": LESSON, "csrf_token": tokens[0]})
+    assert refused.status_code == 400  # a token is bound to its visitor's session
+
+
+def test_a_returning_anonymous_visitor_gets_no_new_cookie(client, synced):
+    """An anonymous session (a CSRF secret) is kept as it is: no cookie on the following pages
+    (the session protection used to rewrite it on every request)."""
+    first = client.get(LESSON)
+    assert "session=" in first.headers.get("Set-Cookie", "")
+    for url in PUBLIC_PAGES + ["/auth/login"]:
+        again = client.get(url)
+        assert again.status_code == 200
+        assert "Set-Cookie" not in again.headers, url
+
+
+def test_signed_in_users_and_flashes_never_get_the_cached_page(app, client, synced, make_user):
+    anonymous = client.get(LESSON).get_data(as_text=True)
+    assert "Sign out" not in anonymous and "退出" not in anonymous
+    make_user("student", email="reader@example.com", name="Reader Lin")
+    login(client, "reader@example.com")
+    for url in PUBLIC_PAGES:
+        page = client.get(url).get_data(as_text=True)
+        assert "Reader Lin" in page, url
+    other = app.test_client()
+    other.get(LESSON)
+    with other.session_transaction() as session:
+        session["_flashes"] = [("info", "A message for you")]
+    assert "A message for you" in other.get(LESSON).get_data(as_text=True)
+
+
+def test_a_change_by_another_process_is_seen_at_the_next_request(app, client, synced, tmp_path):
+    """A second app on the same database and instance folder stands for another worker or a
+    `flask content sync`: its commit replaces the marker, and this app re-renders at once."""
+    from lms.extensions import db
+
+    assert "第一课" in client.get(LESSON).get_data(as_text=True)
+    other = create_app({**{k: app.config[k] for k in ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "LMS_CONTENT_DIR",
+                                                        "LMS_UPLOAD_DIR")},
+                        "TESTING": True, "INSTANCE_PATH": app.instance_path})
+    with other.app_context():
+        write_content(synced, {"courses/py-data/lessons/01-setup.md": LESSON_1.replace("第一课", "新的第一课")})
+        assert sync_tree(synced).changed
+        db.session.remove()
+        db.engine.dispose()
+    assert "新的第一课" in client.get(LESSON).get_data(as_text=True)
+
+
+def test_a_mentors_new_name_is_shown_at_once_but_a_sign_in_keeps_the_cache(app, client, synced, make_user,
+                                                                             count_queries):
+    from lms.extensions import db
+
+    mentor = make_user("mentor", email="mentor@example.com", name="Old Name")
+    assert "Old Name" in client.get("/courses/py-data").get_data(as_text=True)
+    login(app.test_client(), "mentor@example.com")  # writes the sign-in time and the log: no page changes
+    with count_queries() as served:
+        assert "Old Name" in app_client(client).get("/courses/py-data").get_data(as_text=True)
+    assert served.count == 0
+    mentor.name = "New Name"
+    db.session.commit()
+    assert "New Name" in client.get("/courses/py-data").get_data(as_text=True)
+
+
+def test_the_cache_is_bounded_and_can_be_turned_off(tmp_path, app, client, synced, count_queries):
+    cache = app.extensions["lms_page_cache"]
+    for url in PUBLIC_PAGES:
+        client.get(url)
+    assert len(cache) == len(PUBLIC_PAGES)
+    small = httpcache.PageCache(tmp_path / "marker", max_bytes=100_000, max_age=60)
+    stamp = small.stamp()
+    for n in range(30):
+        small.put((f"/{n}",), httpcache.Entry([b"x" * 10_000], 200, [], "d", stamp, httpcache.time.monotonic(), 10_000))
+    assert len(small) == 10 and small.get(("/29",), stamp) is not None and small.get(("/0",), stamp) is None
+    off = create_app({"TESTING": True, "INSTANCE_PATH": str(tmp_path / "off"), "SECRET_KEY": "x",
+                      "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+                      "LMS_CONTENT_DIR": app.config["LMS_CONTENT_DIR"], "LMS_PAGE_CACHE_MB": 0})
+    assert "lms_page_cache" not in off.extensions
+
+
+def test_a_cached_page_expires_after_its_time(app, client, synced, count_queries, monkeypatch):
+    """Servers on other machines learn of content changes by the entries' age."""
+    cache = app.extensions["lms_page_cache"]
+    client.get(LESSON)
+    now = [httpcache.time.monotonic() + cache.max_age + 1]
+    monkeypatch.setattr(httpcache.time, "monotonic", lambda: now[0])
+    with count_queries() as expired:
+        assert client.get(LESSON).status_code == 200
+    assert expired.count > 0

@@ -1,7 +1,8 @@
-"""Security headers on every response."""
+"""Security headers on every response; the signed session cookie."""
 from __future__ import annotations
 
 from flask import Flask, Response
+from flask.sessions import SecureCookieSessionInterface
 
 CSP = "; ".join([
     "default-src 'self'",
@@ -46,8 +47,25 @@ def harden(response: Response, production: bool) -> Response:
     return response
 
 
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie session, with its serializer made once per secret key.
+
+    Flask builds a new serializer (and signer) twice on every request, to read and to write the
+    cookie; the cookie's format, keys, salt and signature stay exactly Flask's.
+    """
+
+    def get_signing_serializer(self, app: Flask):
+        key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        cached = getattr(self, "_serializer", None)
+        if cached is None or cached[0] != key:
+            cached = (key, super().get_signing_serializer(app))
+            self._serializer = cached
+        return cached[1]
+
+
 def init_app(app: Flask) -> None:
-    """Send the CSP and the usual hardening headers; HSTS in production."""
+    """Send the CSP and the usual hardening headers; HSTS in production; the session cookie."""
+    app.session_interface = SessionInterface()
     app.after_request(_headers)
     if app.config.get("LMS_ENV") == "production":
         @app.after_request

@@ -419,3 +419,14 @@ def test_a_cached_page_expires_after_its_time(app, client, synced, count_queries
     with count_queries() as expired:
         assert client.get(LESSON).status_code == 200
     assert expired.count > 0
+
+
+def test_the_session_cookie_follows_the_secret_key(app, client, synced):
+    """The session serializer is made once per key: after a new key, cookies signed with the
+    old one are no longer read (the language chosen in them is gone)."""
+    token = csrf_token(client, LESSON)
+    assert client.post("/language", data={"lang": "en", "next": LESSON, "csrf_token": token}).status_code == 302
+    assert 'lang="en"' in client.get(LESSON, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    app.secret_key = "another-secret"
+    page = client.get(LESSON, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert 'lang="zh' in page and 'lang="en"' not in page.split("<body", 1)[0]

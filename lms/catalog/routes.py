@@ -32,8 +32,8 @@ def index():
     chosen = {key: request.args.get(key) or None for key in ("language", "level", "industry")}
     # Unknown filter values select nothing rather than erroring.
     filters = svc.CatalogFilters(**chosen)
-    courses = svc.public_courses(filters)
-    return render_template("catalog/index.html", courses=courses, facets=facets, chosen=chosen)
+    page = _or_404(svc.public_courses, filters, svc.page_number(request.args.get("page")))
+    return render_template("catalog/index.html", courses=page.rows, page=page, facets=facets, chosen=chosen)
 
 
 @bp.get("/courses/<slug>")
@@ -91,14 +91,15 @@ def asset(slug: str, path: str):
 @bp.get("/cases")
 @public_page
 def cases():
-    return render_template("catalog/cases.html", cases=svc.public_cases())
+    page = _or_404(svc.public_cases, svc.page_number(request.args.get("page")))
+    return render_template("catalog/cases.html", cases=page.rows, page=page)
 
 
 @bp.get("/cases/<slug>")
 @public_page
 def case(slug: str):
-    case, courses = _or_404(svc.public_case, slug)
-    return render_template("catalog/case.html", case=case, courses=courses)
+    case, page = _or_404(svc.public_case, slug, svc.page_number(request.args.get("page")))
+    return render_template("catalog/case.html", case=case, courses=page.rows, page=page)
 
 
 @bp.post("/language")

@@ -3,13 +3,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import exists, select
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import Asset, AssetBlob, Assignment, Case, Course, CourseMentor, Lesson, User, course_cases
 from ..permissions import can_read_course
 from .content.schema import LEVELS
+from .tabular import Page
+
+PER_PAGE = 24  # courses or cases on one page of a public list
 
 
 class NotFound(LookupError):
@@ -23,10 +26,36 @@ class CatalogFilters:
     industry: str | None = None
 
 
-def public_courses(filters: CatalogFilters) -> list[Course]:
-    """Published, current courses matching the filters, with their cases loaded."""
-    query = (select(Course).where(Course.published.is_(True), Course.retired_at.is_(None))
-             .options(selectinload(Course.cases)).order_by(Course.title))
+def page_number(raw: str | None) -> int:
+    """The 1-based page a ``?page=`` parameter asks for: missing, non-numeric, zero or negative
+    values mean page 1 (pages past the last are NotFound, see ``_page``)."""
+    try:
+        return max(1, int(raw or 1))
+    except ValueError:
+        return 1
+
+
+def _page(query: Select, order, page: int, per_page: int, *options) -> Page:
+    """One page of ``query``'s rows in ``order``: a COUNT, then the rows by LIMIT/OFFSET.
+
+    Page 1 always exists (it may be empty); a later page past the last raises NotFound without
+    reading rows. ``order`` must be a total order (end with a unique column), or rows could
+    repeat or go missing from one page to the next.
+    """
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    result = Page([], page, per_page, total)
+    if page > result.pages:
+        raise NotFound(f"page {page}")
+    if total:
+        result.rows = list(db.session.scalars(
+            query.options(*options).order_by(*order).limit(per_page).offset((page - 1) * per_page)))
+    return result
+
+
+def public_courses(filters: CatalogFilters, page: int = 1, per_page: int = PER_PAGE) -> Page:
+    """A page of the published, current courses matching the filters, by title, with their cases
+    loaded. NotFound for a page after the last."""
+    query = select(Course).where(Course.published.is_(True), Course.retired_at.is_(None))
     if filters.language:
         query = query.where(Course.language == filters.language)
     if filters.level:
@@ -35,7 +64,7 @@ def public_courses(filters: CatalogFilters) -> list[Course]:
         query = query.where(exists().where(
             course_cases.c.course_id == Course.id, course_cases.c.case_id == Case.id,
             Case.industry == filters.industry, Case.retired_at.is_(None)))
-    return list(db.session.scalars(query))
+    return _page(query, (Course.title, Course.id), page, per_page, selectinload(Course.cases))
 
 
 def catalog_facets() -> dict[str, list[str]]:
@@ -111,20 +140,20 @@ def public_assignment(course_slug: str, slug: str, viewer=None) -> tuple[Course,
     raise NotFound(slug)
 
 
-def public_case(slug: str) -> tuple[Case, list[Course]]:
-    """A current case and the public courses built on it."""
+def public_case(slug: str, page: int = 1, per_page: int = PER_PAGE) -> tuple[Case, Page]:
+    """A current case and a page of the public courses built on it, by title. NotFound for an
+    unknown case or a page after the last."""
     case = db.session.scalar(select(Case).where(Case.slug == slug, Case.retired_at.is_(None)))
     if case is None:
         raise NotFound(slug)
-    courses = db.session.scalars(
-        select(Course).join(course_cases, course_cases.c.course_id == Course.id)
-        .where(course_cases.c.case_id == case.id, Course.published.is_(True), Course.retired_at.is_(None))
-        .order_by(Course.title))
-    return case, list(courses)
+    courses = (select(Course).join(course_cases, course_cases.c.course_id == Course.id)
+               .where(course_cases.c.case_id == case.id, Course.published.is_(True), Course.retired_at.is_(None)))
+    return case, _page(courses, (Course.title, Course.id), page, per_page)
 
 
-def public_cases() -> list[Case]:
-    return list(db.session.scalars(select(Case).where(Case.retired_at.is_(None)).order_by(Case.title)))
+def public_cases(page: int = 1, per_page: int = PER_PAGE) -> Page:
+    """A page of the current cases, by title. NotFound for a page after the last."""
+    return _page(select(Case).where(Case.retired_at.is_(None)), (Case.title, Case.id), page, per_page)
 
 
 def public_asset(course_slug: str, path: str, viewer=None) -> tuple[Asset, bytes]:

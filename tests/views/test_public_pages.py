@@ -1,11 +1,16 @@
 """The public pages, read without signing in, on both databases."""
 from __future__ import annotations
 
+import re
+from html import unescape
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
 
+from lms.services import catalog as svc
 from lms.services.content import sync_tree
 from tests.conftest import write_content
-from tests.samples import COURSE, LESSON_2, valid_tree
+from tests.samples import CASE, COURSE, LESSON_2, valid_tree
 
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
 
@@ -178,3 +183,122 @@ def test_public_pages_run_a_constant_number_of_queries(client, synced, count_que
     with count_queries() as large:
         assert client.get(url).status_code == 200
     assert large.count == small.count, large.statements
+
+
+# Pagination of the public lists (24 a page): the catalog, the cases and a case's courses.
+
+def _many(content_dir, courses: int, cases: int = 0, start: int = 0) -> None:
+    """Add published courses 课程 NN on the sample case, and cases 案例 NN."""
+    files = {f"courses/c{c:02d}/course.md": COURSE.replace("Python 数据分析入门", f"课程 {c:02d}")
+             for c in range(start, start + courses)}
+    files.update({f"cases/case-{c:02d}.md": CASE.replace("港口冷链调度", f"案例 {c:02d}")
+                  for c in range(start, start + cases)})
+    write_content(content_dir, files)
+    assert sync_tree(content_dir).errors == []
+
+
+def _course_slugs(html: str) -> list[str]:
+    """The courses of a catalog page (its cards) or of a case page (its list), in order."""
+    return re.findall(r'<li>(?:\s*<h3>)?<a href="/courses/([^"/]+)"', html) or \
+        re.findall(r'<h3><a href="/courses/([^"/]+)"', html)
+
+
+def _pager_links(html: str) -> dict[str, str]:
+    return {rel: unescape(href) for rel, href in re.findall(r'<a rel="(prev|next)" href="([^"]+)"', html)}
+
+
+@pytest.fixture
+def many(synced):
+    _many(synced, 30, cases=30)  # 32 public courses (31 on the sample case), 31 cases
+    return synced
+
+
+def test_catalog_page_2_continues_the_single_list(client, many):
+    """Pages 1 and 2 together show every course, in the order of the one unpaginated list."""
+    everything = [c.slug for c in svc.public_courses(svc.CatalogFilters(), per_page=1000).rows]
+    assert len(everything) == 32
+    first = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    second = client.get("/?page=2", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert _course_slugs(first) == everything[:24] and _course_slugs(second) == everything[24:]
+    assert _pager_links(first) == {"next": "/?page=2"} and "Page 1 of 2" in first
+    assert _pager_links(second) == {"prev": "/"} and "Page 2 of 2" in second
+    assert '<nav class="pagination" aria-label="Pages">' in second
+    assert "<title>Course catalog · Page 2 of 2" in second
+    assert client.get("/?page=3").status_code == 404
+
+
+def test_catalog_pages_keep_the_filters(client, many):
+    """The pager's links carry the chosen filters; the facets still list every value."""
+    first = client.get("/?industry=logistics&language=zh-CN").get_data(as_text=True)
+    link = urlsplit(_pager_links(first)["next"])
+    assert link.path == "/" and parse_qs(link.query) == {"page": ["2"], "industry": ["logistics"],
+                                                          "language": ["zh-CN"]}
+    second = client.get(_pager_links(first)["next"]).get_data(as_text=True)
+    assert parse_qs(urlsplit(_pager_links(second)["prev"]).query) == {"industry": ["logistics"],
+                                                                      "language": ["zh-CN"]}
+    assert len(_course_slugs(first)) == 24 and len(_course_slugs(second)) == 7  # py-data and c00–c29
+    assert "en-course" not in _course_slugs(first) + _course_slugs(second)
+    assert '<option value="en"' in second  # the facets are not limited to this page
+
+
+@pytest.mark.parametrize("query", ["page=0", "page=-3", "page=abc", "page=", "page=1.5"])
+def test_garbage_page_numbers_show_page_1(client, many, query):
+    """Zero, negative and non-numeric page numbers show page 1 rather than an error."""
+    assert _course_slugs(client.get(f"/?{query}").get_data(as_text=True)) == \
+        _course_slugs(client.get("/").get_data(as_text=True))
+
+
+@pytest.mark.parametrize("url", ["/?page=3", "/?page=99999999999999999999", "/?language=en&page=2",
+                                 "/?language=xx&page=2", "/cases?page=3", "/cases/port-cold-chain?page=3",
+                                 "/cases/nope?page=2"])
+def test_pages_past_the_last_are_404(client, many, url):
+    assert client.get(url).status_code == 404
+
+
+def test_empty_lists_have_a_page_1(client, synced):
+    """Page 1 of an empty result is the usual empty list, without a pager; page 2 does not exist."""
+    page = client.get("/?language=xx", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "No course matches these filters." in page and 'class="pagination"' not in page
+    assert client.get("/?language=xx&page=2").status_code == 404
+    assert client.get("/?page=2").status_code == 404 and client.get("/cases?page=2").status_code == 404
+    assert 'class="pagination"' not in client.get("/cases/port-cold-chain").get_data(as_text=True)
+
+
+def test_cases_are_paginated(client, many):
+    everything = [c.slug for c in svc.public_cases(per_page=1000).rows]
+    slugs = lambda html: re.findall(r'<h3><a href="/cases/([^"/]+)"', html)  # noqa: E731
+    first, second = (client.get(url).get_data(as_text=True) for url in ("/cases", "/cases?page=2"))
+    assert len(everything) == 31 and slugs(first) == everything[:24] and slugs(second) == everything[24:]
+    assert _pager_links(first) == {"next": "/cases?page=2"} and _pager_links(second) == {"prev": "/cases"}
+
+
+def test_case_courses_are_paginated(client, many):
+    case, single = svc.public_case("port-cold-chain", per_page=1000)
+    everything = [c.slug for c in single.rows]
+    first = client.get("/cases/port-cold-chain").get_data(as_text=True)
+    second = client.get("/cases/port-cold-chain?page=2").get_data(as_text=True)
+    assert len(everything) == 31 and _course_slugs(first) == everything[:24] and _course_slugs(second) == everything[24:]
+    assert _pager_links(first) == {"next": "/cases/port-cold-chain?page=2"}
+    assert _pager_links(second) == {"prev": "/cases/port-cold-chain"}
+    assert "冷库的温度数据每五分钟上报一次。" in second  # the case itself is on every page
+
+
+PAGED = ["/", "/?page=2", "/?industry=logistics&page=2", "/cases", "/cases?page=2", "/cases/port-cold-chain",
+         "/cases/port-cold-chain?page=2"]
+
+
+def test_paginated_pages_run_a_constant_number_of_queries(client, many, count_queries):
+    """Neither the number of courses and cases nor the page number changes the query count."""
+    def counts():
+        result = {}
+        for url in PAGED:  # the first request for each URL since the sync: nothing comes from the cache
+            with count_queries() as counter:
+                assert client.get(url).status_code == 200, url
+            result[url] = counter.count
+        return result
+
+    small = counts()
+    _many(many, 60, cases=60, start=30)  # 92 courses and 91 cases: four pages each
+    assert counts() == small
+    assert small["/"] == small["/?page=2"] and small["/cases"] == small["/cases?page=2"]
+    assert small["/cases/port-cold-chain"] == small["/cases/port-cold-chain?page=2"]

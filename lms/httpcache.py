@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import os
 import re
 import tempfile
@@ -44,6 +43,8 @@ from typing import Callable
 from flask import Flask, Response, current_app, has_app_context, make_response, request, session
 from flask_babel import get_locale, get_timezone
 from flask_login import current_user
+
+from .i18n import may_be_signed_in
 
 PAGE_CACHE_CONTROL = "private, no-cache"
 _PACKAGE = Path(__file__).resolve().parent
@@ -216,7 +217,7 @@ class PageCache:
 def _cache_key() -> tuple | None:
     """What an anonymous visitor's page depends on, or None when this request's page must not be cached."""
     if request.method not in ("GET", "HEAD") or current_app.debug or session.get("_flashes") \
-            or getattr(current_user, "is_authenticated", False):
+            or (may_be_signed_in() and getattr(current_user, "is_authenticated", False)):
         return None
     return (request.path, request.query_string, str(get_locale()), str(get_timezone()),
             current_app.extensions["lms_build"])
@@ -233,7 +234,7 @@ def _answer(entry: Entry) -> Response:
     from flask_wtf.csrf import generate_csrf
 
     token = generate_csrf().encode()  # also puts the session's secret in place for the binding
-    etag = hashlib.sha256(json.dumps([entry.digest, _csrf_binding()]).encode()).hexdigest()[:40]
+    etag = hashlib.sha256(f"{entry.digest} {_csrf_binding()}".encode()).hexdigest()[:40]
     if request.if_none_match.contains_weak(etag):
         response = current_app.response_class(status=304)
     else:

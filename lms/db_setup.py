@@ -1,6 +1,9 @@
 """Database engine set-up that differs per backend."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -43,14 +46,30 @@ def begin_write() -> None:
 
     Call it before the first query of a unit of work that will write. On SQLite it takes the
     write lock at BEGIN; on PostgreSQL it changes nothing. A read transaction already open with
-    no pending changes is ended first, so that the write lock can be taken.
+    no pending changes is ended first, so that the write lock can be taken: by a rollback, or
+    inside ``keeping_loaded()`` by a commit, which expires nothing.
     """
     session = db.session()
     if session.in_transaction():
         if session.new or session.dirty or session.deleted:
             return
-        session.rollback()
+        if session.expire_on_commit:
+            session.rollback()
+        else:
+            session.commit()  # nothing to write: this only ends the read snapshot
     session.connection(execution_options={WRITE_OPTION: True})
+
+
+@contextmanager
+def keeping_loaded() -> Iterator:
+    """Commits inside leave the objects the request already loaded as they are, so that nothing
+    is read again after a write (the page's course and lessons, the redirect's attempt, the user)."""
+    session = db.session()
+    saved, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        yield session
+    finally:
+        session.expire_on_commit = saved
 
 
 def init_app(app: Flask) -> None:

@@ -38,18 +38,22 @@ class Lateness:
         return self.late_days > 0
 
 
-def deadline_for(assignment: Assignment, extension: Extension | None = None) -> Deadline:
+def deadline_for(assignment: Assignment, extension: Extension | None = None, *,
+                 extended_to: datetime | None = None) -> Deadline:
     """The deadline of ``assignment`` for a student, moved by their extension if they have one.
 
+    The extension is given as the row or, when only its due time was loaded, as ``extended_to``.
     An extension moves the due time; with ``late.until`` the closing time moves by the same
     amount, so the student keeps the same late window after their new due time.
     """
     late = assignment.late or {}
     due = assignment.due_at
+    if extension is not None:
+        extended_to = extension.due_at
     shift = timedelta(0)
-    if extension is not None and extension.due_at > due:
-        shift = extension.due_at - due
-        due = extension.due_at
+    if extended_to is not None and extended_to > due:
+        shift = extended_to - due
+        due = extended_to
     if late.get("policy") == "reject":
         closes = due
     elif late.get("until"):

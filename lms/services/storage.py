@@ -115,6 +115,15 @@ class IncomingFile:
         self._settle()
         return self._hashed
 
+    def sync_and_close(self) -> None:
+        """Make the written bytes durable (fsync) and close the file; once closed, fsync by path."""
+        if self._file.closed:
+            _fsync(self._path)
+            return
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+
     def discard(self) -> None:
         """Close and remove the temporary file unless it was placed into storage."""
         self._file.close()
@@ -208,8 +217,7 @@ class LocalStorage(Storage):
                 return stored
         except FileNotFoundError:
             pass
-        incoming.close()
-        _fsync(incoming.path)  # the bytes reach the disk before the name that shows them
+        incoming.sync_and_close()  # the bytes reach the disk before the name that shows them
         os.chmod(incoming.path, 0o640)
         _make_dirs(os.path.dirname(target))
         os.replace(incoming.path, target)

@@ -13,14 +13,15 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import defer, joinedload, selectinload
 
-from ..db_setup import begin_write
+from ..db_setup import begin_write, keeping_loaded
 from ..extensions import db
-from ..models import Assignment, Attempt, AttemptFile, Enrollment, Extension, User
+from ..models import Assignment, Attempt, AttemptFile, Course, Enrollment, Extension, Grade, User
 from ..models.types import utcnow
+from ..permissions import can_read_course
 from . import audit, deadlines, filecheck, storage
 from .render import render_user_markdown
 
@@ -44,6 +45,14 @@ class Upload(Protocol):
 
 
 @dataclass(frozen=True)
+class Standing:
+    """Whether a student is enrolled in an assignment's course, and the due time of their extension."""
+
+    enrolled: bool
+    extended_to: datetime | None
+
+
+@dataclass(frozen=True)
 class StudentView:
     """What a student sees about one assignment: their deadline and attempts, newest first."""
 
@@ -60,16 +69,45 @@ def extension_for(user: User, assignment: Assignment) -> Extension | None:
                                                      Extension.user_id == user.id))
 
 
-def student_view(user: User, assignment: Assignment) -> StudentView:
-    """The student's deadline (with any extension), enrollment and attempts with files and grades."""
-    enrolled = db.session.scalar(select(Enrollment.id).where(
-        Enrollment.user_id == user.id, Enrollment.course_id == assignment.course_id)) is not None
+def find_assignment(course_slug: str, slug: str, viewer) -> tuple[Course, Assignment] | None:
+    """A current assignment of a course the viewer may read (the catalog's rules), in one statement.
+
+    Only the course and the assignment rows are loaded: the submission pages need nothing else.
+    """
+    row = db.session.execute(
+        select(Course, Assignment)
+        .join(Assignment, and_(Assignment.course_id == Course.id, Assignment.slug == slug,
+                               Assignment.retired_at.is_(None)))
+        .where(Course.slug == course_slug, Course.retired_at.is_(None))).first()
+    if row is None or not can_read_course(viewer, row.Course):
+        return None
+    return row.Course, row.Assignment
+
+
+def standing_for(user: User, assignment: Assignment) -> Standing:
+    """The student's enrollment and extension for ``assignment``: one statement, two index lookups."""
+    enrolled = select(Enrollment.id).where(Enrollment.user_id == user.id,
+                                           Enrollment.course_id == assignment.course_id).scalar_subquery()
+    extended = select(Extension.due_at).where(Extension.assignment_id == assignment.id,
+                                              Extension.user_id == user.id).scalar_subquery()
+    row = db.session.execute(select(enrolled.label("enrollment_id"), extended.label("extended_to"))).one()
+    return Standing(row.enrollment_id is not None, row.extended_to)
+
+
+def student_view(user: User, assignment: Assignment, standing: Standing | None = None) -> StudentView:
+    """The student's deadline (with any extension), enrollment and attempts with their grades.
+
+    Two statements (one when ``standing`` was read already). The attempts' texts, the grades'
+    feedback and the files are not loaded: the pages that list attempts show neither.
+    """
+    standing = standing or standing_for(user, assignment)
     attempts = list(db.session.scalars(
         select(Attempt).where(Attempt.assignment_id == assignment.id, Attempt.user_id == user.id)
-        .options(selectinload(Attempt.files), selectinload(Attempt.grade))
+        .options(defer(Attempt.text), defer(Attempt.text_html),
+                 joinedload(Attempt.grade).load_only(Grade.status, Grade.score, Grade.points))
         .order_by(Attempt.number.desc())))
-    return StudentView(deadlines.deadline_for(assignment, extension_for(user, assignment)),
-                       attempts, enrolled)
+    return StudentView(deadlines.deadline_for(assignment, extended_to=standing.extended_to),
+                       attempts, standing.enrolled)
 
 
 def own_attempt(user: User, assignment: Assignment, number: int) -> Attempt | None:
@@ -77,7 +115,7 @@ def own_attempt(user: User, assignment: Assignment, number: int) -> Attempt | No
     return db.session.scalar(
         select(Attempt).where(Attempt.assignment_id == assignment.id, Attempt.user_id == user.id,
                               Attempt.number == number)
-        .options(selectinload(Attempt.files), selectinload(Attempt.grade)))
+        .options(selectinload(Attempt.files), joinedload(Attempt.grade)))
 
 
 def check_repo_url(value: str) -> str:
@@ -137,19 +175,24 @@ def _check_parts(assignment: Assignment, text: str, repo_url: str,
 
 
 def submit(user: User, assignment: Assignment, *, text: str = "", repo_url: str = "",
-           uploads: list[Upload] = (), now: datetime | None = None) -> Attempt:
+           uploads: list[Upload] = (), now: datetime | None = None,
+           standing: Standing | None = None) -> Attempt:
     """Hand in work as the student's next numbered attempt, or raise SubmissionError.
 
     The time of receipt is taken here, on the server; lateness and penalty are fixed with it.
-    Nothing is written unless every part is acceptable.
+    Nothing is written unless every part is acceptable. ``standing`` is the student's
+    enrollment and extension if the caller read them already (see standing_for).
+
+    The files are stored (fsynced) before the write transaction begins, which then holds the
+    write lock for three statements: mark the previous attempt not latest (which gives its
+    number), insert the attempt, insert its files.
     """
     now = now or utcnow()
     uploads = [u for u in uploads if u.filename]
-    enrolled = db.session.scalar(select(Enrollment.id).where(
-        Enrollment.user_id == user.id, Enrollment.course_id == assignment.course_id))
-    if enrolled is None:
+    standing = standing or standing_for(user, assignment)
+    if not standing.enrolled:
         raise SubmissionError(_l("Enroll in the course before handing in work."))
-    deadline = deadlines.deadline_for(assignment, extension_for(user, assignment))
+    deadline = deadlines.deadline_for(assignment, extended_to=standing.extended_to)
     if not deadlines.is_open(deadline, now):
         raise SubmissionError(_l("Submissions for this assignment are closed."))
     url, names = _check_parts(assignment, text, repo_url, uploads)
@@ -157,26 +200,30 @@ def submit(user: User, assignment: Assignment, *, text: str = "", repo_url: str 
     html = render_user_markdown(text)
     store = storage.get_storage()
     placed = [(name, store.put(u.stream)) for name, u in zip(names, uploads)]
-    for _try in range(3):
-        begin_write()
-        number = (db.session.scalar(select(func.max(Attempt.number)).where(
-            Attempt.assignment_id == assignment.id, Attempt.user_id == user.id)) or 0) + 1
-        db.session.execute(update(Attempt).where(
-            Attempt.assignment_id == assignment.id, Attempt.user_id == user.id,
-            Attempt.latest.is_(True)).values(latest=False))
-        attempt = Attempt(assignment_id=assignment.id, course_id=assignment.course_id,
-                          user_id=user.id, number=number, submitted_at=now, text=text,
-                          text_html=html, repo_url=url, brief_hash=assignment.content_hash,
-                          brief_version=assignment.version, due_at=deadline.due_at,
-                          late_days=late.late_days, penalty_percent=late.penalty_percent, latest=True)
-        attempt.files = [AttemptFile(position=i, filename=name, content_hash=stored.content_hash,
-                                     size=stored.size) for i, (name, stored) in enumerate(placed)]
-        db.session.add(attempt)
-        try:
-            db.session.commit()
-            return attempt
-        except IntegrityError:  # a simultaneous submission took the number: take the next one
-            db.session.rollback()
+    assignment_id, user_id = assignment.id, user.id
+    values = dict(assignment_id=assignment_id, course_id=assignment.course_id, user_id=user_id,
+                  submitted_at=now, text=text, text_html=html, repo_url=url, brief_hash=assignment.content_hash,
+                  brief_version=assignment.version, due_at=deadline.due_at, late_days=late.late_days,
+                  penalty_percent=late.penalty_percent, latest=True)
+    mine = (Attempt.assignment_id == assignment_id, Attempt.user_id == user_id)
+    with keeping_loaded():
+        for try_ in range(3):
+            begin_write()
+            unmark = update(Attempt).where(*mine, Attempt.latest.is_(True)).values(latest=False)
+            if try_ == 0:  # the latest attempt is the newest one: its number comes back from the update
+                number = max(db.session.scalars(unmark.returning(Attempt.number)).all(), default=0) + 1
+            else:  # a simultaneous submission, or a student without a latest attempt: count
+                number = (db.session.scalar(select(func.max(Attempt.number)).where(*mine)) or 0) + 1
+                db.session.execute(unmark)
+            attempt = Attempt(number=number, **values)
+            attempt.files = [AttemptFile(position=i, filename=name, content_hash=stored.content_hash,
+                                         size=stored.size) for i, (name, stored) in enumerate(placed)]
+            db.session.add(attempt)
+            try:
+                db.session.commit()
+                return attempt
+            except IntegrityError:  # another submission took the number: take the next one
+                db.session.rollback()
     raise SubmissionError(_l("Your work could not be saved because another submission was being saved. "
                              "Please send it again."))
 

@@ -10,7 +10,6 @@ from wtforms.fields.choices import SelectChoice
 from ..extensions import db
 from ..models import Attempt, AttemptFile, Course
 from ..permissions import can_see_attempt, role_required
-from ..services import catalog as catalog_svc
 from ..services import grading, storage, submissions
 from ..templating import num
 from . import bp
@@ -18,10 +17,10 @@ from .forms import RegradeForm, SubmitForm
 
 
 def _assignment(slug: str, assignment_slug: str):
-    try:
-        return catalog_svc.public_assignment(slug, assignment_slug, current_user)
-    except catalog_svc.NotFound:
+    found = submissions.find_assignment(slug, assignment_slug, current_user)
+    if found is None:
         abort(404)
+    return found
 
 
 def _own_attempt(slug: str, assignment_slug: str, number: int):
@@ -51,13 +50,13 @@ def _describe(form: SubmitForm, assignment) -> None:
 @role_required("student")
 def submit(slug: str, assignment_slug: str):
     course, assignment = _assignment(slug, assignment_slug)
-    view = submissions.student_view(current_user, assignment)
+    standing = submissions.standing_for(current_user, assignment)
     form = SubmitForm()
     if form.validate_on_submit():
         try:
             attempt = submissions.submit(current_user, assignment, text=form.text.data or "",
                                          repo_url=form.repo_url.data or "",
-                                         uploads=request.files.getlist(form.files.name))
+                                         uploads=request.files.getlist(form.files.name), standing=standing)
         except submissions.SubmissionError as exc:
             getattr(form, exc.field or "submit").errors = [exc.message]
             status = 400
@@ -67,6 +66,7 @@ def submit(slug: str, assignment_slug: str):
                                     number=attempt.number))
     else:
         status = 400 if form.errors else 200
+    view = submissions.student_view(current_user, assignment, standing)
     _describe(form, assignment)
     return render_template("submit/submit.html", course=course, assignment=assignment, view=view,
                            form=form), status

@@ -158,3 +158,40 @@ def test_mentors_see_their_courses_and_preview_unpublished_ones(client, site, ma
     assert page.status_code == 200 and "Preview: this course is unpublished" in page.get_data(as_text=True)
     assert client.get("/courses/py-data/lessons/setup").status_code == 200
     assert client.get("/courses/py-data/assets/flow.png").status_code == 200
+
+
+def test_reopening_the_last_lesson_writes_nothing_and_opening_another_writes_one_row(client, student, count_queries):
+    """The lesson a student left off at is written when it changes, by one UPDATE; the page then
+    reads nothing again (the write does not throw away what the page had loaded)."""
+    post(client, "/courses/py-data/enroll")
+    client.get("/courses/py-data/lessons/setup")
+    with count_queries() as same:
+        assert client.get("/courses/py-data/lessons/setup").status_code == 200
+    assert not [s for s in same.statements if not s.lstrip().upper().startswith("SELECT")], same.statements
+    with count_queries() as other:
+        assert client.get("/courses/py-data/lessons/reading-data").status_code == 200
+    writes = [s for s in other.statements if not s.lstrip().upper().startswith("SELECT")]
+    assert len(writes) == 1 and writes[0].lstrip().startswith("UPDATE enrollments"), other.statements
+    assert other.count == same.count + 1, "\n".join(other.statements)
+    enrollment = db.session.scalar(select(Enrollment))
+    db.session.refresh(enrollment)
+    assert enrollment.last_lesson.slug == "reading-data" and enrollment.last_seen_at is not None
+
+
+def test_the_dashboard_continues_with_the_first_lesson_not_completed(client, student, site):
+    """Without a last lesson (or with a retired one) the dashboard offers the first current lesson
+    not completed, and the first lesson once all are done."""
+    post(client, "/courses/py-data/enroll")
+    post(client, "/courses/py-data/lessons/setup/complete")
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert 'href="/courses/py-data/lessons/reading-data">Continue: 第二课：读取数据' in page
+    post(client, "/courses/py-data/lessons/reading-data/complete")
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "2 of 2 lessons complete (100%)" in page and 'href="/courses/py-data/lessons/setup">Continue:' in page
+    client.get("/courses/py-data/lessons/reading-data")  # the last lesson opened, then retired
+    post(client, "/courses/py-data/lessons/setup/incomplete")
+    (site / "courses/py-data/lessons/02-reading-data.md").unlink()
+    (site / "courses/py-data/assignments/final-project.md").unlink()
+    assert sync_tree(site).errors == []
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "0 of 1 lessons complete (0%)" in page and 'href="/courses/py-data/lessons/setup">Continue:' in page

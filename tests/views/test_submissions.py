@@ -4,7 +4,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -260,3 +260,63 @@ def test_zip_folder_names_cannot_leave_the_archive():
     folder, rest = name.split("/", 1)
     assert rest == "attempt-2/a.zip"
     assert "\\" not in folder and not folder.startswith(".") and ".." not in name.split("/")
+
+
+# --- The upload's statements and its standing (enrollment, extension) ---------------------------
+
+def test_an_upload_reads_its_standing_once_and_nothing_back_after_the_write(client, student, count_queries):
+    """One statement for the course and assignment, one for enrollment and extension, then the write:
+    the previous attempt unmarked (giving its number), the attempt and its file inserted. Nothing is
+    read again after the commit, not even for the redirect."""
+    assert hand_in(client, text="first").status_code == 302
+    token = csrf_token(client, SUBMIT)
+    with count_queries() as counted:
+        response = hand_in(client, files=[("r.zip", make_zip())], text="second", token=token)
+    assert response.status_code == 302 and response.headers["Location"].endswith("/attempts/2")
+    kinds = [" ".join(s.split()[:3]) for s in counted.statements if not s.lstrip().startswith("SELECT users")]
+    assert len(kinds) == 5, counted.statements
+    assert kinds[-3].startswith("UPDATE attempts") and kinds[-2:] == ["INSERT INTO attempts", "INSERT INTO attempt_files"]
+    rows = db.session.execute(select(Attempt.number, Attempt.latest).order_by(Attempt.number)).all()
+    assert [tuple(r) for r in rows] == [(1, False), (2, True)]
+
+
+def test_numbers_follow_the_highest_attempt_even_without_a_latest_one(client, student):
+    """Should no attempt be marked latest, the next number still follows the highest one."""
+    assert hand_in(client, text="one").status_code == 302
+    assert hand_in(client, text="two").status_code == 302
+    db.session.execute(Attempt.__table__.update().values(latest=False))
+    db.session.commit()
+    response = hand_in(client, text="three")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/attempts/3")
+    rows = db.session.execute(select(Attempt.number, Attempt.latest).order_by(Attempt.number)).all()
+    assert [tuple(r) for r in rows] == [(1, False), (2, False), (3, True)]
+
+
+def test_work_is_refused_before_enrolling(client, site, make_user, app):
+    """A student who did not enroll is told so; nothing is stored."""
+    make_user("student", email="new@example.com")
+    login(client, "new@example.com")
+    assert "Enroll in the course before handing in work." in client.get(SUBMIT).get_data(as_text=True)
+    response = hand_in(client, files=[("a.zip", make_zip())])
+    assert response.status_code == 400 and "Enroll in the course" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(Attempt.id))) == 0
+    assert [f for f in stored_files(app) if "/objects/" in f] == []
+
+
+def test_an_extension_moves_the_due_time_on_the_pages_and_for_lateness(client, student, mentor, monkeypatch):
+    """With a two-day extension, work received a day after the brief's due time is on time."""
+    from lms.models import Assignment
+    from lms.services import submissions
+
+    assignment = db.session.scalar(select(Assignment).where(Assignment.slug == "final-project"))
+    due = assignment.due_at
+    extended = due + timedelta(days=2)
+    submissions.grant_extension(mentor, assignment, "s@example.com", extended, "病假")
+    for page in (SUBMIT, "/courses/py-data/assignments/final-project"):
+        text = client.get(page).get_data(as_text=True)
+        assert "Extended for you" in text or "Your due time was extended" in text, page
+    monkeypatch.setattr(submissions, "utcnow", lambda: due + timedelta(days=1))
+    assert hand_in(client, text="on time after all").status_code == 302
+    db.session.rollback()  # a new read snapshot
+    attempt = db.session.scalar(select(Attempt))
+    assert (attempt.due_at, attempt.late_days, attempt.penalty_percent) == (extended, 0, 0)

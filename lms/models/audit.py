@@ -32,6 +32,8 @@ class AuditEntry(db.Model):
 
     __table_args__ = (
         Index("ix_audit_entries_course_seq", "course_id", "seq"),
+        # The log of some courses and kinds of event (an auditor's): a short range per course and kind.
+        Index("ix_audit_entries_course_action_seq", "course_id", "action", "seq"),
         Index("ix_audit_entries_action_seq", "action", "seq"),
         Index("ix_audit_entries_object", "object_type", "object_id", "seq"),
         Index("ix_audit_entries_actor_seq", "actor_id", "seq"),

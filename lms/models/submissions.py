@@ -8,13 +8,21 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, Numeric, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .content import Assignment
 from .types import UTCDateTime, utcnow
 from .users import User
+
+
+# The gradebook's order of a course's students; declared here, with the gradebook's other indexes.
+# For a course most students take, the gradebook walks it and keeps the enrolled ones.
+Index("ix_users_name", User.name, User.id)
+
+# Attempt.grading_state: not graded, an open regrade request, a draft grade, a released grade.
+GRADING_STATES = {"ungraded": 0, "regrade": 1, "draft": 2, "released": 3}
 
 
 class Attempt(db.Model):
@@ -40,6 +48,10 @@ class Attempt(db.Model):
     penalty_percent: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=Decimal(0))
     # True for the newest attempt of its student and assignment (kept by the submit service).
     latest: Mapped[bool] = mapped_column(default=True)
+    # Where the attempt stands in the grading queue, and its place in the queue's order (one of
+    # GRADING_STATES): kept by lms.services.grading whenever its grade or a regrade request changes,
+    # so the queue pages through an index instead of sorting every attempt of the courses.
+    grading_state: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
 
     assignment: Mapped[Assignment] = relationship()
     user: Mapped[User] = relationship()
@@ -49,7 +61,11 @@ class Attempt(db.Model):
 
     __table_args__ = (
         UniqueConstraint("assignment_id", "user_id", "number"),
-        Index("ix_attempts_course_latest", "course_id", "latest", "submitted_at"),
+        # The grading queue: a course's latest attempts in queue order (the assignment, to filter by it
+        # without reading the rows).
+        Index("ix_attempts_queue", "course_id", "latest", "grading_state", "submitted_at", "id", "assignment_id"),
+        # The gradebook: a page of a course's students.
+        Index("ix_attempts_course_user", "course_id", "user_id"),
         Index("ix_attempts_user", "user_id", "assignment_id"),
     )
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select, union
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -206,27 +206,42 @@ def entries(*, scope: Scope = EVERYTHING, course_id: int | None = None, group: s
     narrow further. Returns the entries and the ``before`` value of the next, older page (None on
     the last page).
     """
-    stmt = select(AuditEntry)
+    # The reader's part of the log, as branches (their courses' events; their cases' events) and
+    # groups (each a range of actions). Each (branch, group) pair reads its own index range,
+    # newest first, at most a page of it: ix_audit_entries_course_action_seq for a course branch,
+    # ix_audit_entries_object for the cases, ix_audit_entries_action_seq for a group alone. A
+    # single condition mixing them would make the database gather every event of the courses.
+    branches: list = [None]
     if scope.course_ids is not None:
-        allowed = AuditEntry.course_id.in_(scope.course_ids)
+        branches = [AuditEntry.course_id.in_(scope.course_ids)]
         if scope.case_ids:
-            allowed = or_(allowed, and_(AuditEntry.object_type == "case",
-                                        AuditEntry.object_id.in_([str(i) for i in scope.case_ids])))
-        stmt = stmt.where(allowed)
+            branches.append(and_(AuditEntry.object_type == "case",
+                                 AuditEntry.object_id.in_([str(i) for i in scope.case_ids])))
     groups = ACTION_GROUPS if scope.groups is None else scope.groups
     if group:
         groups = (group,) if group in groups else ()
-    if groups != ACTION_GROUPS:
-        if not groups:
-            return [], None
-        # A range rather than LIKE 'group.%': SQLite uses an index for a range, not for LIKE.
-        stmt = stmt.where(or_(*(and_(AuditEntry.action >= f"{g}.", AuditEntry.action < f"{g}/") for g in groups)))
+    if not groups:
+        return [], None
+    # A range rather than LIKE 'group.%': SQLite uses an index for a range, not for LIKE.
+    ranges: list = ([None] if groups == ACTION_GROUPS else
+                    [and_(AuditEntry.action >= f"{g}.", AuditEntry.action < f"{g}/") for g in groups])
+    common = []
     if course_id is not None:
-        stmt = stmt.where(AuditEntry.course_id == course_id)
+        common.append(AuditEntry.course_id == course_id)
     if actor_email:
-        stmt = stmt.where(AuditEntry.actor_email == actor_email.strip().lower())
+        common.append(AuditEntry.actor_email == actor_email.strip().lower())
     if before:
-        stmt = stmt.where(AuditEntry.seq < before)
+        common.append(AuditEntry.seq < before)
+    parts = [[c for c in (branch, actions) if c is not None] for branch in branches for actions in ranges]
+    if len(parts) == 1:
+        stmt = select(AuditEntry).where(*parts[0], *common)
+    else:
+        newest = [select(AuditEntry.id, AuditEntry.seq).where(*part, *common)
+                  .order_by(AuditEntry.seq.desc()).limit(limit + 1).subquery(f"p{n}")
+                  for n, part in enumerate(parts)]
+        # UNION, not UNION ALL: an entry in two branches (a course's and a case's) is listed once.
+        found = union(*(select(*p.c).select_from(p) for p in newest)).subquery("found")
+        stmt = select(AuditEntry).join(found, found.c.id == AuditEntry.id)
     rows = list(db.session.scalars(stmt.order_by(AuditEntry.seq.desc()).limit(limit + 1)))
     older = rows[limit - 1].seq if len(rows) > limit else None
     return rows[:limit], older

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Iterator
 
-from sqlalchemy import and_, case, false, func, or_, select
+from sqlalchemy import Select, and_, exists, false, func, or_, select, union_all
+from sqlalchemy.orm import load_only
 
 from ..extensions import db
 from ..models import Assignment, Attempt, AttemptFile, Course, CourseMentor, Enrollment, Grade, RegradeRequest, User
+from ..models.submissions import GRADING_STATES
 from . import filecheck, storage
 from .tabular import Page, drain, safe_cell
 
@@ -40,11 +42,7 @@ class QueueRow:
     assignment: Assignment
     grade: Grade | None
     open_regrades: int
-
-    @property
-    def older_rubric(self) -> bool:
-        """Graded with a rubric the assignment no longer has."""
-        return self.grade is not None and self.assignment.graded_with_older_rubric(self.grade.rubric_hash)
+    older_rubric: bool = False  # graded with a rubric the assignment no longer has
 
     @property
     def status(self) -> str:
@@ -74,42 +72,119 @@ def _older_rubric(course_ids: list[int], assignment_id: int | None):
                  for a_id, hashes in current))
 
 
-def _queue_select(course_ids: list[int], assignment_id: int | None, status: str | None):
-    regrades = _open_regrades()
-    stmt = (select(Attempt, User, Assignment, Grade, regrades.label("regrades"))
-            .join(User, User.id == Attempt.user_id)
-            .join(Assignment, Assignment.id == Attempt.assignment_id)
-            .outerjoin(Grade, Grade.attempt_id == Attempt.id)
-            .where(Attempt.course_id.in_(course_ids), Attempt.latest.is_(True)))
+# Up to this many courses, the queue reads each course's part of the index in queue order and
+# merges them (one statement); beyond it (an admin's every course), one scan of them all.
+MERGED_COURSES = 400
+
+
+def _queue_ids(course_ids: list[int], assignment_id: int | None, status: str | None, older, first: int):
+    """The ``first`` latest attempts of the queue, as a subquery (id, grading_state, submitted_at).
+
+    The order (grading state, then oldest first) is ix_attempts_queue's within one course, so each
+    course's part is a short index range walk with a LIMIT; they are merged and sorted in the
+    database. Nothing sorts all the attempts of the courses.
+    """
+    conditions = [Attempt.latest.is_(True)]
+    if assignment_id is not None:
+        conditions.append(Attempt.assignment_id == assignment_id)
+    if status in GRADING_STATES:
+        conditions.append(Attempt.grading_state == GRADING_STATES[status])
+    if older is not None:
+        conditions.append(Attempt.grading_state != GRADING_STATES["ungraded"])
+
+    def part(courses) -> Select:
+        stmt = select(Attempt.id, Attempt.grading_state, Attempt.submitted_at)
+        if older is not None:
+            stmt = stmt.join(Grade, Grade.attempt_id == Attempt.id).where(older)
+        return (stmt.where(courses, *conditions)
+                .order_by(Attempt.grading_state, Attempt.submitted_at, Attempt.id).limit(first))
+
+    if len(course_ids) == 1:
+        return part(Attempt.course_id == course_ids[0]).subquery("queue")
+    if len(course_ids) > MERGED_COURSES:
+        return part(Attempt.course_id.in_(course_ids)).subquery("queue")
+    parts = [part(Attempt.course_id == course_id).subquery(f"c{n}") for n, course_id in enumerate(course_ids)]
+    return union_all(*(select(*p.c).select_from(p) for p in parts)).subquery("queue")
+
+
+# The queue counts at most this many attempts past the page shown; a longer queue shows "N+" pages.
+COUNT_AHEAD = 10_000
+
+
+@dataclass
+class QueuePage(Page):
+    """A page of the queue; ``capped`` when there are more than ``total`` attempts (not all counted)."""
+
+    capped: bool = False
+
+
+def _queue_count(course_ids: list[int], assignment_id: int | None, status: str | None, older,
+                 cap: int) -> int:
+    """How many latest attempts match, up to ``cap`` + 1: counted in ix_attempts_queue, nothing
+    sorted (but for the rare older-rubric filter, which compares each grade's rubric)."""
+    stmt = select(Attempt.id).where(Attempt.course_id.in_(course_ids), Attempt.latest.is_(True))
     if assignment_id is not None:
         stmt = stmt.where(Attempt.assignment_id == assignment_id)
-    if status == "ungraded":
-        stmt = stmt.where(Grade.id.is_(None))
-    elif status == "regrade":
-        stmt = stmt.where(regrades > 0)
-    elif status in ("draft", "released"):
-        stmt = stmt.where(Grade.status == status, regrades == 0)
-    elif status == "old_rubric":
-        stmt = stmt.where(_older_rubric(course_ids, assignment_id))
-    order = case((Grade.id.is_(None), 0), (regrades > 0, 1), (Grade.status == "draft", 2), else_=3)
-    return stmt, order
+    if status in GRADING_STATES:
+        stmt = stmt.where(Attempt.grading_state == GRADING_STATES[status])
+    elif older is not None:
+        stmt = stmt.join(Grade, Grade.attempt_id == Attempt.id).where(older)
+    return db.session.scalar(select(func.count()).select_from(stmt.limit(cap + 1).subquery())) or 0
+
+
+def _single_course(course_ids: list[int], assignment_id: int | None) -> list[int]:
+    """With an assignment chosen, only its course: the others hold none of its attempts."""
+    if assignment_id is None:
+        return course_ids
+    course_id = db.session.scalar(select(Assignment.course_id).where(Assignment.id == assignment_id))
+    return [course_id] if course_id in course_ids else []
 
 
 def queue(course_ids: list[int], *, assignment_id: int | None = None, status: str | None = None,
-          page: int = 1, per_page: int = 50) -> Page:
-    """Latest attempts to grade: ungraded first, then open regrades, drafts, released; oldest first."""
-    stmt, order = _queue_select(course_ids, assignment_id, status)
-    total = db.session.scalar(select(func.count()).select_from(stmt.with_only_columns(Attempt.id).subquery()))
+          page: int = 1, per_page: int = 50) -> QueuePage:
+    """Latest attempts to grade: ungraded first, then open regrades, drafts, released; oldest first.
+
+    The total is counted up to COUNT_AHEAD attempts past this page (a page of a queue of 80,000
+    need not count them all); ``capped`` says there are more.
+    """
     page = max(1, page)
-    rows = db.session.execute(stmt.order_by(order, Attempt.submitted_at, Attempt.id)
-                              .limit(per_page).offset((page - 1) * per_page)).all()
-    return Page([QueueRow(*row) for row in rows], page, per_page, total or 0)
+    course_ids = _single_course(course_ids, assignment_id)
+    if not course_ids:
+        return QueuePage([], page, per_page, 0)
+    older = _older_rubric(course_ids, assignment_id) if status == "old_rubric" else None
+    offset = (page - 1) * per_page
+    cap = offset + COUNT_AHEAD
+    total = _queue_count(course_ids, assignment_id, status, older, cap)
+    top = _queue_ids(course_ids, assignment_id, status, older, offset + per_page)
+    # Only the columns the page shows: no submitted text, feedback or rendered brief.
+    rows = db.session.execute(
+        select(Attempt, User, Grade, _open_regrades().label("regrades"))
+        .join(top, top.c.id == Attempt.id)
+        .join(User, User.id == Attempt.user_id)
+        .outerjoin(Grade, Grade.attempt_id == Attempt.id)
+        .options(load_only(Attempt.id, Attempt.assignment_id, Attempt.course_id, Attempt.user_id, Attempt.number,
+                           Attempt.submitted_at, Attempt.late_days, Attempt.latest, Attempt.grading_state),
+                 load_only(User.id, User.name), load_only(Grade.id, Grade.attempt_id, Grade.status, Grade.score,
+                                                          Grade.points, Grade.rubric_hash, Grade.rubric_version))
+        .order_by(top.c.grading_state, top.c.submitted_at, top.c.id)
+        .limit(per_page).offset(offset)).all()
+    assignments = {a.id: a for a in db.session.scalars(
+        select(Assignment).where(Assignment.id.in_({attempt.assignment_id for attempt, *_r in rows}))
+        .options(load_only(Assignment.id, Assignment.course_id, Assignment.slug, Assignment.title,
+                           Assignment.rubric, Assignment.content_hash, Assignment.version)))}
+    current = {a_id: a.current_grade_hashes for a_id, a in assignments.items()}  # hashed once per assignment
+    return QueuePage([QueueRow(attempt, student, assignments[attempt.assignment_id], grade, regrades,
+                               grade is not None and grade.rubric_hash not in current[attempt.assignment_id])
+                      for attempt, student, grade, regrades in rows], page, per_page, min(total, cap), total > cap)
 
 
 def next_ungraded(course_ids: list[int], assignment_id: int | None = None) -> int | None:
     """The id of the oldest ungraded latest attempt, or None when everything is graded."""
-    stmt, _order = _queue_select(course_ids, assignment_id, "ungraded")
-    return db.session.scalar(stmt.with_only_columns(Attempt.id).order_by(Attempt.submitted_at, Attempt.id).limit(1))
+    course_ids = _single_course(course_ids, assignment_id)
+    if not course_ids:
+        return None
+    top = _queue_ids(course_ids, assignment_id, "ungraded", None, 1)
+    return db.session.scalar(select(top.c.id).order_by(top.c.submitted_at, top.c.id).limit(1))
 
 
 @dataclass
@@ -169,10 +244,18 @@ def _students(course: Course):
 def gradebook(course: Course, *, page: int = 1, per_page: int = 100) -> tuple[list[Assignment], Page]:
     """The course's current assignments and one page of enrolled students with their cells."""
     assignments = course_assignments(course)
-    total = db.session.scalar(select(func.count()).select_from(Enrollment).where(Enrollment.course_id == course.id))
+    total, users = db.session.execute(select(
+        select(func.count()).select_from(Enrollment).where(Enrollment.course_id == course.id).scalar_subquery(),
+        select(func.max(User.id)).scalar_subquery())).one()
     page = max(1, page)
-    students = list(db.session.scalars(_students(course).order_by(User.name, User.id)
-                                       .limit(per_page).offset((page - 1) * per_page)))
+    offset = (page - 1) * per_page
+    if total and (offset + per_page) * (users or 0) < total * total:
+        # A course most students take: walk everybody in name order (ix_users_name) and keep the
+        # enrolled, a few hundred probes; sorting all its students would read every one of them.
+        stmt = select(User).where(exists().where(Enrollment.user_id == User.id, Enrollment.course_id == course.id))
+    else:
+        stmt = _students(course)  # a smaller course: sort its students
+    students = list(db.session.scalars(stmt.order_by(User.name, User.id).limit(per_page).offset(offset)))
     return assignments, Page(_fill(course, students, assignments), page, per_page, total or 0)
 
 

@@ -11,13 +11,14 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import case, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..db_setup import begin_write
 from ..extensions import db
 from ..models import Assignment, Attempt, Grade, GradeEvent, RegradeRequest, User
+from ..models.submissions import GRADING_STATES
 from ..models.types import utcnow
 from . import audit
 from .render import render_user_markdown
@@ -82,6 +83,23 @@ def _level_rows(rubric: list[dict], marks: Marks) -> list[dict]:
     return rows
 
 
+def _refresh_grading_state(attempt: Attempt) -> None:
+    """Store where ``attempt`` now stands in the grading queue (Attempt.grading_state), from its grade
+    and open regrade requests. Call it after the change is flushed and after ``audit.record``: the
+    audit head's lock orders concurrent grading transactions, so this reads what the others committed.
+    """
+    grade_status = select(Grade.status).where(Grade.attempt_id == attempt.id).scalar_subquery()
+    state = case((~exists().where(Grade.attempt_id == attempt.id), GRADING_STATES["ungraded"]),
+                 (exists().where(RegradeRequest.attempt_id == attempt.id, RegradeRequest.status == "open"),
+                  GRADING_STATES["regrade"]),
+                 (grade_status == "draft", GRADING_STATES["draft"]),
+                 else_=GRADING_STATES["released"])
+    db.session.flush()
+    db.session.execute(update(Attempt).where(Attempt.id == attempt.id).values(grading_state=state)
+                       .execution_options(synchronize_session=False))
+    db.session.expire(attempt, ["grading_state"])
+
+
 def save_grade(actor: User, attempt: Attempt, marks: Marks, *, release: bool, expected_version: int,
                now: datetime | None = None) -> Grade:
     """Save the grade of ``attempt`` as a draft or released, from the version the form showed.
@@ -138,6 +156,7 @@ def save_grade(actor: User, attempt: Attempt, marks: Marks, *, release: bool, ex
                  details={"student_id": attempt.user_id, "assignment_id": attempt.assignment_id,
                           "old": old and {k: old[k] for k in ("status", "score")},
                           "new": {k: new[k] for k in ("status", "score", "rubric_hash")}})
+    _refresh_grading_state(attempt)
     db.session.commit()
     return grade
 
@@ -180,6 +199,7 @@ def request_regrade(student: User, attempt: Attempt, criterion: int, reason: str
                                   old=None, new={"criterion": criterion, "reason": reason}))
         audit.record("grade.regrade_requested", "attempt", attempt.id, actor=student, course_id=attempt.course_id,
                      at=now, details={"criterion": criterion})
+        _refresh_grading_state(attempt)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -235,6 +255,7 @@ def answer_regrade(actor: User, request: RegradeRequest, *, accept: bool, new_le
     audit.record(f"grade.{action}", "attempt", attempt.id, actor=actor, course_id=attempt.course_id, at=now,
                  details={"criterion": request.criterion, "old_score": old and old["score"],
                           "new_score": new.get("score")})
+    _refresh_grading_state(attempt)
     db.session.commit()
     db.session.refresh(request)
     return request

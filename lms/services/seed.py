@@ -37,6 +37,7 @@ from ..extensions import db
 from ..models import (Assignment, Attempt, AttemptFile, AuditEntry, AuditHead, Case, Course, CourseMentor,
                       Enrollment, Extension, Grade, GradeEvent, Lesson, LessonProgress, RegradeRequest, SignOff,
                       User)
+from ..models.submissions import GRADING_STATES
 from . import audit, grading, history, storage
 from ..models.types import UTCDateTime
 from .content.sync import sync_tree
@@ -560,14 +561,15 @@ def seed(plan: Plan, content_dir: Path, *, seed: int = DEFAULT_SEED, password: s
                     attempt_id = writer.new_id(Attempt)
                     roll = rng.random()
                     answer = answers[rng.randrange(len(answers))] if roll < 0.5 else ("", "")
-                    writer.add(Attempt, {
+                    attempt_row = {
                         "id": attempt_id, "assignment_id": assignment.id, "course_id": course.id,
                         "user_id": student_id, "number": number, "submitted_at": _at(submitted),
                         "text": answer[0], "text_html": answer[1],
                         "repo_url": f"https://git.example.com/s{student_id}/project-{assignment.id}"
                         if roll > 0.6 else None,
                         "brief_hash": assignment.content_hash, "brief_version": assignment.version, "due_at": due,
-                        "late_days": 0, "penalty_percent": ZERO, "latest": latest})
+                        "late_days": 0, "penalty_percent": ZERO, "latest": latest, "grading_state": 0}
+                    writer.add(Attempt, attempt_row)
                     n_files = rng.choices((0, 1, 2), (15, 60, 25))[0] if answer[0] or roll > 0.6 else 1 + (roll < 0.1)
                     for position, k in enumerate(rng.sample(range(len(files)), n_files)):
                         name, content_hash, size = files[k]
@@ -633,6 +635,8 @@ def seed(plan: Plan, content_dir: Path, *, seed: int = DEFAULT_SEED, password: s
                                 version += 1
                                 updated = answered
                     released_at = next((at for action, at, *_rest in history_rows if action == "released"), None)
+                    attempt_row["grading_state"] = GRADING_STATES[
+                        "regrade" if regrade and regrade[1] == "open" else status]
                     writer.add(Grade, {
                         "id": writer.new_id(Grade), "attempt_id": attempt_id, "status": status, "levels": combo[0],
                         "feedback": note[0], "feedback_html": note[1], "raw_score": combo[1],

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from lms.extensions import db
 from lms.models import Assignment, Attempt, AttemptFile, Course, Extension, Grade, GradeEvent, User
+from lms.models.submissions import GRADING_STATES
 from lms.services import deadlines, grading, submissions
 from lms.services.content import sync_tree
 from lms.services.storage import get_storage
@@ -387,3 +388,40 @@ def test_a_burst_of_50_submissions_numbers_every_attempt_once(app, final):
         mine = sorted((r.number, r.latest) for r in rows if r.user_id == uid)
         assert mine == [(1, False), (2, True)], (uid, mine)
     assert db.session.scalar(select(func.count(Attempt.id)).where(Attempt.latest.is_(True))) == 25
+
+
+# --- The queue's stored state -----------------------------------------------------------------
+
+def queue_state(attempt_id: int) -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(Attempt.grading_state).where(Attempt.id == attempt_id))
+
+
+def test_every_grading_change_keeps_the_attempts_place_in_the_queue(attempt, final):
+    """Attempt.grading_state follows the grade and its regrade requests: not graded, draft, released,
+    open regrade (even after a withdrawal), answered; a new attempt starts not graded."""
+    mentor, states = mentor_of_course(), GRADING_STATES
+    assert queue_state(attempt.id) == states["ungraded"]
+    grade = grading.save_grade(mentor, attempt, grading.Marks([0, None], ["", ""], "草稿"), release=False,
+                               expected_version=0)
+    assert queue_state(attempt.id) == states["draft"]
+    grade = grading.save_grade(mentor, attempt, grading.Marks([0, 1], ["", ""], "好"), release=True,
+                               expected_version=grade.version)
+    assert queue_state(attempt.id) == states["released"]
+    student = db.session.get(User, attempt.user_id)
+    first = grading.request_regrade(student, attempt, 0, "第一项应该更高")
+    second = grading.request_regrade(student, attempt, 1, "第二项也是")
+    assert queue_state(attempt.id) == states["regrade"]
+    grade = grading.save_grade(mentor, attempt, grading.Marks([0, 1], ["", ""], "撤回"), release=False,
+                               expected_version=db.session.get(Grade, grade.id).version)
+    assert queue_state(attempt.id) == states["regrade"]  # open requests come first, whatever the grade
+    grade = grading.save_grade(mentor, attempt, grading.Marks([0, 1], ["", ""], "好"), release=True,
+                               expected_version=grade.version)
+    grading.answer_regrade(mentor, first, accept=True, new_level=1, response="同意",
+                           expected_version=grade.version)
+    assert queue_state(attempt.id) == states["regrade"]  # one request is still open
+    grading.answer_regrade(mentor, second, accept=False, new_level=None, response="维持原分",
+                           expected_version=db.session.get(Grade, grade.id).version)
+    assert queue_state(attempt.id) == states["released"]
+    newer = submissions.submit(student, final, text="第二次", now=at(10, 13))
+    assert (queue_state(newer.id), queue_state(attempt.id)) == (states["ungraded"], states["released"])

@@ -15,11 +15,12 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from lms.db_setup import begin_write
 from lms.extensions import db
 from lms.models import Assignment, Attempt, AttemptFile, Course, Enrollment, Extension, Grade, RegradeRequest, User
+from lms.models.submissions import GRADING_STATES
 from lms.services import gradebook, grading, learning, submissions
 from lms.services.content import sync_tree
 from lms.services.storage import StoredFile, get_storage
@@ -178,6 +179,12 @@ def seed_attempts(assignment: Assignment, grader: User, files: list[StoredFile],
                        "grader_id": grader.id, "updated_at": at,
                        "released_at": at if kind == "released" else None, "version": 1})
     db.session.execute(insert(Grade), grades)
+    # Bulk inserts skip lms.services.grading, which keeps each attempt's place in the queue: set it here.
+    for kind in ("draft", "released"):
+        ids = [g["attempt_id"] for g in grades if g["status"] == kind]
+        for at in range(0, len(ids), 500):
+            db.session.execute(update(Attempt).where(Attempt.id.in_(ids[at:at + 500]))
+                               .values(grading_state=GRADING_STATES[kind]))
     db.session.commit()
 
 
@@ -593,3 +600,34 @@ def test_grades_saved_before_rubric_hashes_count_as_current(app, site, mentor):
     assert not assignment.graded_with_older_rubric(grade.rubric_hash)
     assert not assignment.graded_with_older_rubric(assignment.content_hash)
     assert assignment.graded_with_older_rubric("0" * 64)
+
+
+@pytest.mark.parametrize("merged", [gradebook.MERGED_COURSES, 0], ids=["per-course-merge", "one-scan"])
+@pytest.mark.parametrize("status", [None, "ungraded", "regrade", "draft", "released", "old_rubric"])
+def test_queue_reads_the_same_whatever_the_plan_and_the_courses(queue_mix, monkeypatch, merged, status):
+    """The queue of several courses (each read in index order and merged, or all in one scan)
+    is the one course's queue when the others have no attempts, page by page."""
+    course_id = the_course().id
+    alone = gradebook.queue([course_id], status=status)
+    monkeypatch.setattr(gradebook, "MERGED_COURSES", merged)
+    several = [gradebook.queue([course_id, course_id + 1000, course_id + 2000], status=status, page=page,
+                               per_page=3) for page in (1, 2, 3, 4)]
+    assert [row.attempt.id for page in several for row in page.rows] == [row.attempt.id for row in alone.rows]
+    assert {page.total for page in several} == {alone.total}
+    assert [row.status for row in alone.rows] == sorted(
+        (row.status for row in alone.rows), key=("ungraded", "regrade", "draft", "released").index)
+
+
+def test_a_long_queue_is_counted_only_so_far_ahead(app, site, mentor, monkeypatch):
+    """Past COUNT_AHEAD attempts beyond the page, the pager says "more than" and still links onwards."""
+    seed_attempts(assignment_named("final-project"), mentor, [put_bytes(make_zip())], 0, 60)
+    monkeypatch.setattr(gradebook, "COUNT_AHEAD", 20)
+    client = signed_in(app, "mentor@example.com")
+
+    first, second = client.get(QUEUE).get_data(as_text=True), client.get(f"{QUEUE}?page=2&per_page=5").get_data(as_text=True)
+
+    assert "Page 1 of more than 1" in first and 'rel="next"' in first and 'rel="prev"' not in first
+    assert len(ATTEMPT_LINK.findall(first)) == 50
+    assert "Page 2 of 2" in second and len(ATTEMPT_LINK.findall(second)) == 10  # 60 - 50 < 20 ahead: exact
+    page = gradebook.queue([the_course().id], page=1, per_page=10)
+    assert (page.total, page.capped, len(page.rows)) == (20, True, 10)

@@ -411,6 +411,22 @@ class Section:
     problems: list = field(default_factory=list)
 
 
+def measure_ceiling(args, workdir: Path) -> dict:
+    """wrk against bench/hello.py under the same gunicorn settings."""
+    print("== hello world (the ceiling), same gunicorn settings", flush=True)
+    hello = Server("hello:app", {**os.environ}, args.workers, args.threads, workdir / "gunicorn-hello.log",
+                   chdir=BENCH, ready="/")
+    try:
+        url_ = f"http://127.0.0.1:{hello.port}/"
+        if args.warmup:
+            wrk(url_, duration=args.warmup, connections=args.connections, threads=args.wrk_threads)
+        result = wrk(url_, duration=args.duration, connections=args.connections, threads=args.wrk_threads)
+        print(f"    hello world {result['rps']:8.1f} req/s  p95 {result['p95_us'] / 1000:.1f} ms", flush=True)
+        return result
+    finally:
+        hello.stop()
+
+
 def run_database(kind: str, url: str, args, workdir: Path) -> Section:
     section = Section(kind)
     instance, content, uploads = workdir / "instance", workdir / "content", workdir / "uploads"
@@ -460,6 +476,8 @@ def run_database(kind: str, url: str, args, workdir: Path) -> Section:
     section.statements = count_statements(config, seed, upload_path, chosen) if chosen else {}
     print("    " + ", ".join(f"{k}: {v}" for k, v in section.statements.items()), flush=True)
 
+    if chosen:  # measured before the pages and again at the end; the higher is the ceiling
+        section.hello = measure_ceiling(args, workdir)
     server_env = {**env, "LMS_ENV": "production"}
     server = Server("wsgi:app", server_env, args.workers, args.threads, workdir / f"gunicorn-{kind}.log")
     try:
@@ -527,18 +545,9 @@ def run_database(kind: str, url: str, args, workdir: Path) -> Section:
 
     if not chosen:
         return section
-    print("== hello world (the ceiling), same gunicorn settings", flush=True)
-    hello = Server("hello:app", {**os.environ}, args.workers, args.threads, workdir / "gunicorn-hello.log",
-                   chdir=BENCH, ready="/")
-    try:
-        url_ = f"http://127.0.0.1:{hello.port}/"
-        if args.warmup:
-            wrk(url_, duration=args.warmup, connections=args.connections, threads=args.wrk_threads)
-        section.hello = wrk(url_, duration=args.duration, connections=args.connections, threads=args.wrk_threads)
-        print(f"    hello world {section.hello['rps']:8.1f} req/s  p95 {section.hello['p95_us'] / 1000:.1f} ms",
-              flush=True)
-    finally:
-        hello.stop()
+    later = measure_ceiling(args, workdir)
+    if later["rps"] > section.hello.get("rps", 0):
+        section.hello = later
     return section
 
 
@@ -555,7 +564,7 @@ def report(sections: list[Section], args, command: str, machine_lines: list[str]
     out += [f"- {line}" for line in machine_lines]
     out += [f"- Server: `gunicorn --workers {args.workers} --threads {args.threads} --worker-class gthread "
             f"wsgi:app`, `LMS_ENV=production`; wrk `-t{args.wrk_threads} -c{args.connections} -d{args.duration:g}s` "
-            f"per page after a {args.warmup:g} s warm-up; the ceiling is `bench/hello.py` under the same settings"]
+            f"per page after a {args.warmup:g} s warm-up; the ceiling is `bench/hello.py` under the same settings, measured before the pages and after the burst (the higher of the two)"]
     ok = True
     for s in sections:
         plan, counts = s.seed["plan"], s.seed["counts"]

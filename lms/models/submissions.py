@@ -17,10 +17,6 @@ from .types import UTCDateTime, utcnow
 from .users import User
 
 
-# The gradebook's order of a course's students; declared here, with the gradebook's other indexes.
-# For a course most students take, the gradebook walks it and keeps the enrolled ones.
-Index("ix_users_name", User.name, User.id)
-
 # Attempt.grading_state: not graded, an open regrade request, a draft grade, a released grade.
 GRADING_STATES = {"ungraded": 0, "regrade": 1, "draft": 2, "released": 3}
 

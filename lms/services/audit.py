@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable
 
-from sqlalchemy import and_, func, select, union
+from sqlalchemy import and_, func, or_, select, union
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -235,6 +235,10 @@ def entries(*, scope: Scope = EVERYTHING, course_id: int | None = None, group: s
     parts = [[c for c in (branch, actions) if c is not None] for branch in branches for actions in ranges]
     if len(parts) == 1:
         stmt = select(AuditEntry).where(*parts[0], *common)
+    elif db.session.get_bind().dialect.name == "postgresql":
+        # PostgreSQL walks ix_audit_entries_seq backwards and filters: at 1,000,000 entries this was
+        # several times faster than the merged branches, which it answers by sorting each branch.
+        stmt = select(AuditEntry).where(or_(*(and_(*part) for part in parts)), *common)
     else:
         newest = [select(AuditEntry.id, AuditEntry.seq).where(*part, *common)
                   .order_by(AuditEntry.seq.desc()).limit(limit + 1).subquery(f"p{n}")

@@ -43,6 +43,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -161,11 +162,11 @@ class Server:
     """gunicorn serving ``app`` (a module:variable) with the benchmark's settings, on a free port."""
 
     def __init__(self, app: str, env: dict, workers: int, threads: int, log: Path, chdir: Path = ROOT,
-                 ready: str = "/healthz"):
+                 ready: str = "/healthz", worker_class: str = "gthread", extra: tuple = ()):
         self.port = free_port()
         exe = BIN / "gunicorn"
         self.cmd = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "gunicorn"]),
-                    "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
+                    "--workers", str(workers), "--threads", str(threads), "--worker-class", worker_class, *extra,
                     "--bind", f"127.0.0.1:{self.port}", "--chdir", str(chdir), app]
         self.process = subprocess.Popen(self.cmd, cwd=chdir, env=env, stdout=log.open("wb"),
                                         stderr=subprocess.STDOUT, start_new_session=True)
@@ -220,6 +221,11 @@ def sign_in(port: int, email: str, password: str) -> Client:
                                                             "password": password, "next": ""})
     if status != 302:
         raise SystemExit(f"signing in as {email} failed: {status}")
+    # Follow the redirect as a browser does: the first page after signing in puts a new CSRF
+    # token into the (cleared) session and sends the cookie again. wrk replays one fixed cookie,
+    # so without this every request of the load would make and sign a new session cookie.
+    landing = urlsplit(headers.get("Location") or "/")
+    client.get((landing.path or "/") + (f"?{landing.query}" if landing.query else ""))
     return client
 
 

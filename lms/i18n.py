@@ -5,7 +5,9 @@ import functools
 import os
 
 from babel import Locale
-from flask import Flask, current_app, has_request_context, request, session
+from babel.support import NullTranslations
+from flask import Flask, current_app, g, has_request_context, request, session
+from flask_babel import get_locale, get_timezone, get_translations
 from flask_login import current_user
 
 from .extensions import babel
@@ -63,6 +65,32 @@ def _selected_locale() -> Locale:
     return _parsed(select_locale())
 
 
+def current() -> tuple[NullTranslations, Locale | None, object]:
+    """This context's (translations, locale, time zone), asked of Flask-Babel once per context.
+
+    Flask-Babel looks all three up again on every message and date, each time through several
+    context-local proxies: about 20 µs per message, which made a gradebook of 300 cells spend
+    more time translating its labels than reading its data. The locale is chosen once per
+    request here (the app never calls ``flask_babel.refresh`` or ``force_locale``), so what
+    Flask-Babel answers first stays true for the whole context, as its own locale cache does.
+    """
+    try:
+        return g._lms_i18n
+    except AttributeError:
+        state = g._lms_i18n = (get_translations(), get_locale(), get_timezone())
+        return state
+    except RuntimeError:  # no app context
+        return get_translations(), get_locale(), get_timezone()
+
+
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=_selected_locale, timezone_selector=select_timezone,
                    default_translation_directories="translations")
+    # The templates' _(), gettext() and ngettext() through current(); Jinja's newstyle wrapper
+    # (autoescaping, %-formatting) stays Jinja's.
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: current()[0].ugettext(s),
+        ngettext=lambda s, p, n: current()[0].ungettext(s, p, n),
+        pgettext=lambda c, s: current()[0].upgettext(c, s),
+        npgettext=lambda c, s, p, n: current()[0].unpgettext(c, s, p, n),
+        newstyle=True)

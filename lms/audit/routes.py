@@ -64,7 +64,7 @@ def index():
                            cases=signoff.item_states([("case", c) for c in cases]))
 
 
-def _log_scope(courses: list[Course]) -> audit_log.Scope:
+def _log_scope(courses: list) -> audit_log.Scope:
     """The part of the log the current user reads: admins everything; auditors the content and
     sign-off events of the courses and cases they review."""
     if current_user.role == "admin":
@@ -72,14 +72,14 @@ def _log_scope(courses: list[Course]) -> audit_log.Scope:
     if current_user.audits_all:
         return audit_log.Scope(groups=audit_log.AUDITOR_GROUPS)
     return audit_log.Scope(course_ids=tuple(c.id for c in courses),
-                           case_ids=tuple(c.id for c in history.company_cases(current_user)),
+                           case_ids=tuple(history.company_case_ids(current_user)),
                            groups=audit_log.AUDITOR_GROUPS)
 
 
 @bp.get("/log")
 @role_required("auditor", "admin")
 def log():
-    courses = history.reviewable_courses(current_user)
+    courses = history.reviewable_course_titles(current_user)
     scope = _log_scope(courses)
     by_slug = {c.slug: c for c in courses}
     chosen = by_slug.get(request.args.get("course", ""))

@@ -64,14 +64,17 @@ def _graded_attempt(attempt_id: int) -> tuple[Attempt, Course]:
 
 
 def _queue_filters(course_ids: list[int]):
-    assignments = list(db.session.execute(
-        select(Assignment, Course.slug, Course.title).join(Course, Course.id == Assignment.course_id)
+    """The filter form over the courses' current assignments, the chosen one (id, slug, title,
+    course_slug, course_title: only the columns the choices need) and the chosen status."""
+    assignments = db.session.execute(
+        select(Assignment.id, Assignment.slug, Assignment.title, Course.slug.label("course_slug"),
+               Course.title.label("course_title")).join(Course, Course.id == Assignment.course_id)
         .where(Assignment.course_id.in_(course_ids), Assignment.retired_at.is_(None))
-        .order_by(Course.title, Assignment.due_at)))
-    keys = {f"{course_slug}/{a.slug}": a for a, course_slug, _t in assignments}
+        .order_by(Course.title, Assignment.due_at)).all()
+    keys = {f"{a.course_slug}/{a.slug}": a for a in assignments}
     form = QueueFilterForm(request.args)
     form.assignment.choices = [SelectChoice("", _("All assignments"))] + [
-        SelectChoice(f"{course_slug}/{a.slug}", f"{course_title} · {a.title}") for a, course_slug, course_title in assignments]
+        SelectChoice(key, f"{a.course_title} · {a.title}") for key, a in keys.items()]
     form.status.choices = _status_choices()
     chosen = keys.get(form.assignment.data or "")
     status = form.status.data if form.status.data in gradebook.STATUSES else None

@@ -10,14 +10,15 @@ import csv
 import io
 import zipfile
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Iterator
 
-from sqlalchemy import Select, and_, exists, false, func, or_, select, union_all
-from sqlalchemy.orm import load_only
+from sqlalchemy import Select, and_, bindparam, exists, false, func, or_, select, union_all
 
 from ..extensions import db
-from ..models import Assignment, Attempt, AttemptFile, Course, CourseMentor, Enrollment, Grade, RegradeRequest, User
+from ..models import Assignment, Attempt, AttemptFile, Course, CourseMentor, Enrollment, Grade, User
+from ..models.content import rubric_hash
 from ..models.submissions import GRADING_STATES
 from . import filecheck, storage
 from .tabular import Page, drain, safe_cell
@@ -35,28 +36,59 @@ def graded_course_ids(user: User) -> list[int]:
     return list(db.session.scalars(select(CourseMentor.course_id).where(CourseMentor.email == user.email.lower())))
 
 
-@dataclass(frozen=True)
+STATE_NAMES = {state: name for name, state in GRADING_STATES.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class QueueAttempt:
+    """The columns of an attempt that the queue shows (no submitted text or files)."""
+
+    id: int
+    assignment_id: int
+    number: int
+    submitted_at: datetime
+    late_days: int
+    grading_state: int
+
+    @property
+    def late(self) -> bool:
+        return self.late_days > 0
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStudent:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueAssignment:
+    id: int
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueGrade:
+    id: int
+    status: str
+    score: Decimal
+    points: Decimal
+    rubric_hash: str | None
+    rubric_version: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class QueueRow:
-    attempt: Attempt
-    student: User
-    assignment: Assignment
-    grade: Grade | None
-    open_regrades: int
+    attempt: QueueAttempt
+    student: QueueStudent
+    assignment: QueueAssignment
+    grade: QueueGrade | None
     older_rubric: bool = False  # graded with a rubric the assignment no longer has
 
     @property
     def status(self) -> str:
-        if self.grade is None:
-            return "ungraded"
-        if self.open_regrades:
-            return "regrade"
-        return self.grade.status
-
-
-def _open_regrades():
-    return (select(func.count(RegradeRequest.id))
-            .where(RegradeRequest.attempt_id == Attempt.id, RegradeRequest.status == "open")
-            .correlate(Attempt).scalar_subquery())
+        """Not graded, regrade (an open request), draft or released: the attempt's stored grading state."""
+        return STATE_NAMES[self.attempt.grading_state]
 
 
 def _older_rubric(course_ids: list[int], assignment_id: int | None):
@@ -76,35 +108,62 @@ def _older_rubric(course_ids: list[int], assignment_id: int | None):
 # merges them (one statement); beyond it (an admin's every course), one scan of them all.
 MERGED_COURSES = 400
 
+# The queue's statements, built once per shape (number of courses, filters) with their values as
+# bound parameters: building a union of per-course parts and its cache key took longer than the
+# database took to answer it. The older-rubric filter compares against each assignment's current
+# hashes and is built anew each time (it is rare).
+_STATEMENTS: dict[tuple, Select] = {}
 
-def _queue_ids(course_ids: list[int], assignment_id: int | None, status: str | None, older, first: int):
-    """The ``first`` latest attempts of the queue, as a subquery (id, grading_state, submitted_at).
+
+def _statement(key: tuple, build) -> Select:
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        if len(_STATEMENTS) >= 512:
+            _STATEMENTS.clear()
+        stmt = _STATEMENTS[key] = build()
+    return stmt
+
+
+def _conditions(assignment_id: int | None, status: str | None, older) -> list:
+    conditions = [Attempt.latest.is_(True)]
+    if assignment_id is not None:
+        conditions.append(Attempt.assignment_id == bindparam("assignment_id"))
+    if status in GRADING_STATES:
+        conditions.append(Attempt.grading_state == bindparam("state"))
+    if older is not None:
+        conditions.append(Attempt.grading_state != GRADING_STATES["ungraded"])
+    return conditions
+
+
+def _queue_ids(n_courses: int, assignment_id: int | None, status: str | None, older):
+    """The first ``:first`` latest attempts of the queue, as a subquery (id, grading_state,
+    submitted_at), for ``n_courses`` courses bound as ``:c0``, ``:c1``... (or ``:courses``).
 
     The order (grading state, then oldest first) is ix_attempts_queue's within one course, so each
     course's part is a short index range walk with a LIMIT; they are merged and sorted in the
     database. Nothing sorts all the attempts of the courses.
     """
-    conditions = [Attempt.latest.is_(True)]
-    if assignment_id is not None:
-        conditions.append(Attempt.assignment_id == assignment_id)
-    if status in GRADING_STATES:
-        conditions.append(Attempt.grading_state == GRADING_STATES[status])
-    if older is not None:
-        conditions.append(Attempt.grading_state != GRADING_STATES["ungraded"])
+    conditions = _conditions(assignment_id, status, older)
 
     def part(courses) -> Select:
         stmt = select(Attempt.id, Attempt.grading_state, Attempt.submitted_at)
         if older is not None:
             stmt = stmt.join(Grade, Grade.attempt_id == Attempt.id).where(older)
         return (stmt.where(courses, *conditions)
-                .order_by(Attempt.grading_state, Attempt.submitted_at, Attempt.id).limit(first))
+                .order_by(Attempt.grading_state, Attempt.submitted_at, Attempt.id).limit(bindparam("first")))
 
-    if len(course_ids) == 1:
-        return part(Attempt.course_id == course_ids[0]).subquery("queue")
-    if len(course_ids) > MERGED_COURSES:
-        return part(Attempt.course_id.in_(course_ids)).subquery("queue")
-    parts = [part(Attempt.course_id == course_id).subquery(f"c{n}") for n, course_id in enumerate(course_ids)]
+    if n_courses == 1:
+        return part(Attempt.course_id == bindparam("c0")).subquery("queue")
+    if n_courses > MERGED_COURSES:
+        return part(Attempt.course_id.in_(bindparam("courses", expanding=True))).subquery("queue")
+    parts = [part(Attempt.course_id == bindparam(f"c{n}")).subquery(f"c{n}") for n in range(n_courses)]
     return union_all(*(select(*p.c).select_from(p) for p in parts)).subquery("queue")
+
+
+def _course_params(course_ids: list[int]) -> dict:
+    if len(course_ids) > MERGED_COURSES:
+        return {"courses": list(course_ids)}
+    return {f"c{n}": course_id for n, course_id in enumerate(course_ids)}
 
 
 # The queue counts at most this many attempts past the page shown; a longer queue shows "N+" pages.
@@ -118,18 +177,27 @@ class QueuePage(Page):
     capped: bool = False
 
 
-def _queue_count(course_ids: list[int], assignment_id: int | None, status: str | None, older,
-                 cap: int) -> int:
-    """How many latest attempts match, up to ``cap`` + 1: counted in ix_attempts_queue, nothing
+def _count_statement(assignment_id: int | None, status: str | None, older) -> Select:
+    """How many latest attempts match, up to ``:cap``: counted in ix_attempts_queue, nothing
     sorted (but for the rare older-rubric filter, which compares each grade's rubric)."""
-    stmt = select(Attempt.id).where(Attempt.course_id.in_(course_ids), Attempt.latest.is_(True))
-    if assignment_id is not None:
-        stmt = stmt.where(Attempt.assignment_id == assignment_id)
-    if status in GRADING_STATES:
-        stmt = stmt.where(Attempt.grading_state == GRADING_STATES[status])
-    elif older is not None:
+    stmt = select(Attempt.id).where(Attempt.course_id.in_(bindparam("courses", expanding=True)),
+                                    *_conditions(assignment_id, status if older is None else None, None))
+    if older is not None:
         stmt = stmt.join(Grade, Grade.attempt_id == Attempt.id).where(older)
-    return db.session.scalar(select(func.count()).select_from(stmt.limit(cap + 1).subquery())) or 0
+    return select(func.count()).select_from(stmt.limit(bindparam("cap")).subquery())
+
+
+def _rows_statement(n_courses: int, assignment_id: int | None, status: str | None, older) -> Select:
+    """One page of the queue: only the columns it shows, no submitted text, feedback or brief."""
+    top = _queue_ids(n_courses, assignment_id, status, older)
+    return (select(top.c.id, Attempt.assignment_id, Attempt.number, Attempt.submitted_at, Attempt.late_days,
+                   Attempt.grading_state, User.id, User.name, Grade.id, Grade.status, Grade.score, Grade.points,
+                   Grade.rubric_hash, Grade.rubric_version)
+            .select_from(top).join(Attempt, Attempt.id == top.c.id)
+            .join(User, User.id == Attempt.user_id)
+            .outerjoin(Grade, Grade.attempt_id == Attempt.id)
+            .order_by(top.c.grading_state, top.c.submitted_at, top.c.id)
+            .limit(bindparam("limit")).offset(bindparam("offset")))
 
 
 def _single_course(course_ids: list[int], assignment_id: int | None) -> list[int]:
@@ -138,6 +206,15 @@ def _single_course(course_ids: list[int], assignment_id: int | None) -> list[int
         return course_ids
     course_id = db.session.scalar(select(Assignment.course_id).where(Assignment.id == assignment_id))
     return [course_id] if course_id in course_ids else []
+
+
+def _params(assignment_id: int | None, status: str | None) -> dict:
+    params: dict = {}
+    if assignment_id is not None:
+        params["assignment_id"] = assignment_id
+    if status in GRADING_STATES:
+        params["state"] = GRADING_STATES[status]
+    return params
 
 
 def queue(course_ids: list[int], *, assignment_id: int | None = None, status: str | None = None,
@@ -154,28 +231,32 @@ def queue(course_ids: list[int], *, assignment_id: int | None = None, status: st
     older = _older_rubric(course_ids, assignment_id) if status == "old_rubric" else None
     offset = (page - 1) * per_page
     cap = offset + COUNT_AHEAD
-    total = _queue_count(course_ids, assignment_id, status, older, cap)
-    top = _queue_ids(course_ids, assignment_id, status, older, offset + per_page)
-    # Only the columns the page shows: no submitted text, feedback or rendered brief.
-    rows = db.session.execute(
-        select(Attempt, User, Grade, _open_regrades().label("regrades"))
-        .join(top, top.c.id == Attempt.id)
-        .join(User, User.id == Attempt.user_id)
-        .outerjoin(Grade, Grade.attempt_id == Attempt.id)
-        .options(load_only(Attempt.id, Attempt.assignment_id, Attempt.course_id, Attempt.user_id, Attempt.number,
-                           Attempt.submitted_at, Attempt.late_days, Attempt.latest, Attempt.grading_state),
-                 load_only(User.id, User.name), load_only(Grade.id, Grade.attempt_id, Grade.status, Grade.score,
-                                                          Grade.points, Grade.rubric_hash, Grade.rubric_version))
-        .order_by(top.c.grading_state, top.c.submitted_at, top.c.id)
-        .limit(per_page).offset(offset)).all()
-    assignments = {a.id: a for a in db.session.scalars(
-        select(Assignment).where(Assignment.id.in_({attempt.assignment_id for attempt, *_r in rows}))
-        .options(load_only(Assignment.id, Assignment.course_id, Assignment.slug, Assignment.title,
-                           Assignment.rubric, Assignment.content_hash, Assignment.version)))}
-    current = {a_id: a.current_grade_hashes for a_id, a in assignments.items()}  # hashed once per assignment
-    return QueuePage([QueueRow(attempt, student, assignments[attempt.assignment_id], grade, regrades,
-                               grade is not None and grade.rubric_hash not in current[attempt.assignment_id])
-                      for attempt, student, grade, regrades in rows], page, per_page, min(total, cap), total > cap)
+    shape = (len(course_ids) if len(course_ids) <= MERGED_COURSES else "many", assignment_id is not None,
+             status if status in GRADING_STATES else None)
+    if older is None:
+        count = _statement(("count", *shape), lambda: _count_statement(assignment_id, status, None))
+        rows_stmt = _statement(("rows", *shape), lambda: _rows_statement(len(course_ids), assignment_id, status, None))
+    else:
+        count = _count_statement(assignment_id, status, older)
+        rows_stmt = _rows_statement(len(course_ids), assignment_id, status, older)
+    params = _params(assignment_id, status)
+    total = db.session.scalar(count, {**params, "courses": list(course_ids), "cap": cap + 1}) or 0
+    found = db.session.execute(rows_stmt, {**params, **_course_params(course_ids), "first": offset + per_page,
+                                           "limit": per_page, "offset": offset}).all()
+    assignments = {row.id: row for row in db.session.execute(
+        select(Assignment.id, Assignment.title, Assignment.rubric, Assignment.content_hash)
+        .where(Assignment.id.in_({row[1] for row in found})))}
+    # hashed once per assignment, not per attempt
+    current = {a_id: (rubric_hash(a.rubric), a.content_hash) for a_id, a in assignments.items()}
+    rows = []
+    for (attempt_id, a_id, number, submitted_at, late_days, state, user_id, name, grade_id, grade_status, score,
+         points, grade_rubric, rubric_version) in found:
+        grade = None if grade_id is None else QueueGrade(grade_id, grade_status, score, points, grade_rubric,
+                                                         rubric_version)
+        rows.append(QueueRow(QueueAttempt(attempt_id, a_id, number, submitted_at, late_days, state),
+                             QueueStudent(user_id, name), QueueAssignment(a_id, assignments[a_id].title), grade,
+                             grade is not None and grade_rubric not in current[a_id]))
+    return QueuePage(rows, page, per_page, min(total, cap), total > cap)
 
 
 def next_ungraded(course_ids: list[int], assignment_id: int | None = None) -> int | None:
@@ -183,8 +264,14 @@ def next_ungraded(course_ids: list[int], assignment_id: int | None = None) -> in
     course_ids = _single_course(course_ids, assignment_id)
     if not course_ids:
         return None
-    top = _queue_ids(course_ids, assignment_id, "ungraded", None, 1)
-    return db.session.scalar(select(top.c.id).order_by(top.c.submitted_at, top.c.id).limit(1))
+    shape = (len(course_ids) if len(course_ids) <= MERGED_COURSES else "many", assignment_id is not None)
+
+    def build():
+        top = _queue_ids(len(course_ids), assignment_id, "ungraded", None)
+        return select(top.c.id).order_by(top.c.submitted_at, top.c.id).limit(1)
+
+    stmt = _statement(("next", *shape), build)
+    return db.session.scalar(stmt, {**_params(assignment_id, "ungraded"), **_course_params(course_ids), "first": 1})
 
 
 @dataclass
@@ -200,7 +287,7 @@ class Cell:
 
 @dataclass
 class Row:
-    student: User
+    student: tuple  # a row of (id, name, email): all a gradebook shows of a student
     cells: dict[int, Cell] = field(default_factory=dict)
 
     @property
@@ -213,7 +300,7 @@ def course_assignments(course: Course) -> list[Assignment]:
         Assignment.course_id == course.id, Assignment.retired_at.is_(None)).order_by(Assignment.due_at, Assignment.slug)))
 
 
-def _fill(course: Course, students: list[User], assignments: list[Assignment]) -> list[Row]:
+def _fill(course: Course, students: list, assignments: list[Assignment]) -> list[Row]:
     current = {a.id: a.current_grade_hashes for a in assignments}  # hashed once, not per attempt
     rows = {s.id: Row(s, {a: Cell() for a in current}) for s in students}
     if not rows:
@@ -236,8 +323,11 @@ def _fill(course: Course, students: list[User], assignments: list[Assignment]) -
     return list(rows.values())
 
 
+STUDENT_COLUMNS = (User.id, User.name, User.email)
+
+
 def _students(course: Course):
-    return (select(User).join(Enrollment, Enrollment.user_id == User.id)
+    return (select(*STUDENT_COLUMNS).join(Enrollment, Enrollment.user_id == User.id)
             .where(Enrollment.course_id == course.id))
 
 
@@ -252,10 +342,11 @@ def gradebook(course: Course, *, page: int = 1, per_page: int = 100) -> tuple[li
     if total and (offset + per_page) * (users or 0) < total * total:
         # A course most students take: walk everybody in name order (ix_users_name) and keep the
         # enrolled, a few hundred probes; sorting all its students would read every one of them.
-        stmt = select(User).where(exists().where(Enrollment.user_id == User.id, Enrollment.course_id == course.id))
+        stmt = select(*STUDENT_COLUMNS).where(exists().where(Enrollment.user_id == User.id,
+                                                             Enrollment.course_id == course.id))
     else:
         stmt = _students(course)  # a smaller course: sort its students
-    students = list(db.session.scalars(stmt.order_by(User.name, User.id).limit(per_page).offset(offset)))
+    students = db.session.execute(stmt.order_by(User.name, User.id).limit(per_page).offset(offset)).all()
     return assignments, Page(_fill(course, students, assignments), page, per_page, total or 0)
 
 
@@ -272,8 +363,8 @@ def gradebook_csv(course: Course, headers: list[str], late_mark: str) -> Iterato
     yield "\ufeff" + drain(buffer)
     last_id = 0
     while True:
-        students = list(db.session.scalars(_students(course).where(User.id > last_id)
-                                           .order_by(User.id).limit(CHUNK)))
+        students = db.session.execute(_students(course).where(User.id > last_id)
+                                      .order_by(User.id).limit(CHUNK)).all()
         if not students:
             return
         last_id = students[-1].id

@@ -9,7 +9,7 @@ import difflib
 from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
-from sqlalchemy import and_, func, or_, select, union
+from sqlalchemy import Row, Select, and_, func, or_, select, union
 from sqlalchemy.orm import load_only, selectinload
 
 from ..extensions import db
@@ -49,31 +49,49 @@ def course_companies(course_ids: list[int]) -> dict[int, set[str]]:
     return found
 
 
+def _reviewable(stmt: Select, user: User) -> Select | None:
+    """``stmt`` (over courses) narrowed to the courses whose history ``user`` may read, or None."""
+    if user.role == "admin" or (user.role == "auditor" and user.audits_all):
+        return stmt
+    if user.role == "mentor":
+        return stmt.where(Course.id.in_(select(CourseMentor.course_id)
+                                        .where(CourseMentor.email == user.email.lower())))
+    if user.role == "auditor" and user.company:
+        return stmt.where(Course.id.in_(_company_course_ids(user.company)))
+    return None
+
+
 def reviewable_courses(user: User) -> list[Course]:
     """Courses whose history ``user`` may read, unpublished and retired ones included: every course
     for admins and all-courses auditors, the mentored ones for mentors, and for an auditor the
     courses that use a case of their company."""
-    stmt = select(Course).options(selectinload(Course.mentors)).order_by(Course.title, Course.slug)
-    if user.role == "admin" or (user.role == "auditor" and user.audits_all):
-        pass
-    elif user.role == "mentor":
-        stmt = stmt.where(Course.id.in_(select(CourseMentor.course_id)
-                                        .where(CourseMentor.email == user.email.lower())))
-    elif user.role == "auditor" and user.company:
-        stmt = stmt.where(Course.id.in_(_company_course_ids(user.company)))
-    else:
-        return []
-    return list(db.session.scalars(stmt))
+    stmt = _reviewable(select(Course).options(selectinload(Course.mentors)).order_by(Course.title, Course.slug), user)
+    return [] if stmt is None else list(db.session.scalars(stmt))
+
+
+def reviewable_course_titles(user: User) -> list[Row]:
+    """The same courses as ``reviewable_courses``, as (id, slug, title) rows: for lists and filters."""
+    stmt = _reviewable(select(Course.id, Course.slug, Course.title).order_by(Course.title, Course.slug), user)
+    return [] if stmt is None else list(db.session.execute(stmt))
 
 
 def company_cases(user: User) -> list[Case]:
     """Cases an auditor reviews: their company's, or every case for admins and all-courses auditors."""
-    stmt = select(Case).order_by(Case.title, Case.slug)
+    stmt = _company_cases(select(Case).order_by(Case.title, Case.slug), user)
+    return [] if stmt is None else list(db.session.scalars(stmt))
+
+
+def company_case_ids(user: User) -> list[int]:
+    stmt = _company_cases(select(Case.id), user)
+    return [] if stmt is None else list(db.session.scalars(stmt))
+
+
+def _company_cases(stmt: Select, user: User) -> Select | None:
     if user.role == "admin" or (user.role == "auditor" and user.audits_all):
-        return list(db.session.scalars(stmt))
+        return stmt
     if user.role == "auditor" and user.company:
-        return list(db.session.scalars(stmt.where(Case.company == user.company)))
-    return []
+        return stmt.where(Case.company == user.company)
+    return None
 
 
 def load_course(slug: str) -> Course | None:

@@ -34,7 +34,7 @@ demo: sync
 ## Set up everything, then serve the demo on http://$(HOST):$(PORT)
 run: demo
 	@echo "Serving on http://$(HOST):$(PORT) (Ctrl+C to stop)"
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --timeout 120 --access-logfile - wsgi:app
+	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 ## Install and run the whole test suite (PYTEST_ARGS=... to narrow it)
 test: install

@@ -1,7 +1,7 @@
 """The deadline burst on its own: N students each hand in one file in the minute before a deadline.
 
     python bench/burst_bench.py [--scale 0.1] [--db sqlite|postgresql|both] [--submissions 500]
-                                [--workers 2] [--threads 4] [--keep DIR]
+                                [--workers N] [--threads N] [--keep DIR]
 
 The burst step of ``bench/load_bench.py`` without the page measurements: a fresh database seeded
 with ``flask dev seed --scale`` (0.1 gives 500 students), gunicorn with the benchmark's settings,
@@ -27,13 +27,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", default="0.1")
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="sqlite")
     parser.add_argument("--submissions", type=int, default=500)
-    parser.add_argument("--workers", default="2")
-    parser.add_argument("--threads", default="4")
+    parser.add_argument("--workers", help="default: gunicorn.conf.py's")
+    parser.add_argument("--threads", help="default: gunicorn.conf.py's")
     parser.add_argument("--keep")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
     forwarded = ["--pages", "none", "--skip-verify", "--scale", args.scale, "--db", args.db,
-                 "--burst", str(args.submissions), "--workers", args.workers, "--threads", args.threads]
+                 "--burst", str(args.submissions)]
+    forwarded += ["--workers", args.workers] if args.workers else []
+    forwarded += ["--threads", args.threads] if args.threads else []
     forwarded += ["--keep", args.keep] if args.keep else []
     forwarded += ["--out", args.out] if args.out else []
     return load_main(forwarded)

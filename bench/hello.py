@@ -1,6 +1,6 @@
 """The ceiling of the load benchmark: a minimal Flask app, served with the LMS's gunicorn settings.
 
-    cd bench && gunicorn --workers 2 --threads 4 --worker-class gthread hello:app
+    cd bench && gunicorn --config ../gunicorn.conf.py hello:app
 """
 from flask import Flask
 

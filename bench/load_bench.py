@@ -1,13 +1,13 @@
 """Load benchmark: the LMS's pages under gunicorn and wrk, against a hello-world Flask app as the ceiling.
 
     python bench/load_bench.py [--scale 10] [--db sqlite|postgresql|both] [--duration 20]
-                               [--connections 8] [--workers 2] [--threads 4] [--burst 500]
+                               [--connections 8] [--workers N] [--threads N] [--burst 500]
                                [--out results.md] [--keep DIR]
 
 For each database: a fresh one (a SQLite file in a temporary folder, or a throwaway PostgreSQL
 cluster from ``tests/pgcluster.py``) is migrated (``flask db upgrade``), seeded (``flask dev seed
 --scale N``) and its audit chain verified (``flask audit verify``). The SQL statements each page
-runs are counted in-process (Flask test client). Then ``gunicorn --workers 2 --threads 4`` serves
+runs are counted in-process (Flask test client). Then gunicorn with the project's ``gunicorn.conf.py`` serves
 the app with ``LMS_ENV=production``; a student, a mentor, an auditor and up to ``--burst``
 students sign in through the real login form, and wrk (Debian's ``wrk``; its Lua scripts are in
 ``bench/wrk/``) drives each page for ``--duration`` seconds with ``--connections`` connections,
@@ -132,6 +132,20 @@ def machine(pg_version: str | None) -> list[str]:
     return lines
 
 
+def server_flags(args) -> str:
+    return "".join(f"--{name} {value} " for name, value in (("workers", args.workers), ("threads", args.threads))
+                   if value)
+
+
+def gunicorn_settings(args) -> str:
+    """The settings the servers run with: gunicorn.conf.py's, but for --workers and --threads."""
+    conf: dict = {}
+    exec((ROOT / "gunicorn.conf.py").read_text(encoding="utf-8"), conf)  # the project's own file
+    workers, threads = args.workers or conf["workers"], args.threads or conf["threads"]
+    return (f"{workers} {conf['worker_class']} workers × {threads} threads, worker_connections "
+            f"{conf['worker_connections']}, keepalive {conf['keepalive']}")
+
+
 def ensure_wrk() -> str:
     wrk = shutil.which("wrk")
     if wrk:
@@ -161,13 +175,14 @@ def flask(env: dict, *args: str, echo: bool = False, check: bool = True) -> tupl
 class Server:
     """gunicorn serving ``app`` (a module:variable) with the benchmark's settings, on a free port."""
 
-    def __init__(self, app: str, env: dict, workers: int, threads: int, log: Path, chdir: Path = ROOT,
-                 ready: str = "/healthz", worker_class: str = "gthread", extra: tuple = ()):
+    def __init__(self, app: str, env: dict, workers: int | None, threads: int | None, log: Path,
+                 chdir: Path = ROOT, ready: str = "/healthz", extra: tuple = ()):
         self.port = free_port()
         exe = BIN / "gunicorn"
         self.cmd = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "gunicorn"]),
-                    "--workers", str(workers), "--threads", str(threads), "--worker-class", worker_class, *extra,
-                    "--bind", f"127.0.0.1:{self.port}", "--chdir", str(chdir), app]
+                    "--config", str(ROOT / "gunicorn.conf.py"),
+                    *(["--workers", str(workers)] if workers else []), *(["--threads", str(threads)] if threads else []),
+                    *extra, "--bind", f"127.0.0.1:{self.port}", "--chdir", str(chdir), app]
         self.process = subprocess.Popen(self.cmd, cwd=chdir, env=env, stdout=log.open("wb"),
                                         stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
@@ -568,8 +583,8 @@ def report(sections: list[Section], args, command: str, machine_lines: list[str]
     out = [f"### Load benchmark, scale {args.scale:g} ({started:%Y-%m-%d %H:%M} UTC)", ""]
     out += [f"- Command: `{command}`"]
     out += [f"- {line}" for line in machine_lines]
-    out += [f"- Server: `gunicorn --workers {args.workers} --threads {args.threads} --worker-class gthread "
-            f"wsgi:app`, `LMS_ENV=production`; wrk `-t{args.wrk_threads} -c{args.connections} -d{args.duration:g}s` "
+    out += [f"- Server: `gunicorn {server_flags(args)}wsgi:app` with `gunicorn.conf.py` ({gunicorn_settings(args)}), "
+            f"`LMS_ENV=production`; wrk `-t{args.wrk_threads} -c{args.connections} -d{args.duration:g}s` "
             f"per page after a {args.warmup:g} s warm-up; the ceiling is `bench/hello.py` under the same settings, measured before the pages and after the burst (the higher of the two)"]
     ok = True
     for s in sections:
@@ -634,8 +649,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=3, help="seconds of unrecorded load before each page")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (default: workers × threads)")
     parser.add_argument("--wrk-threads", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (one per core)")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    parser.add_argument("--workers", type=int, help="gunicorn worker processes (default: gunicorn.conf.py's)")
+    parser.add_argument("--threads", type=int, help="gunicorn threads per worker (default: gunicorn.conf.py's)")
     parser.add_argument("--burst", type=int, default=500, help="students who sign in, upload and burst (0: no burst)")
     parser.add_argument("--pages", default="all", help="'all', 'none' (seed and burst only), or a comma-separated "
                         "list of page names or parts of them, e.g. 'queue,gradebook'")

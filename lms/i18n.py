@@ -83,6 +83,32 @@ def current() -> tuple[NullTranslations, Locale | None, object]:
         return get_translations(), get_locale(), get_timezone()
 
 
+@functools.lru_cache(maxsize=16)
+def _wtforms_messages(locale: Locale | None) -> NullTranslations:
+    from babel import support
+    from wtforms.i18n import messages_path
+
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
+
+
+class _WTFormsMessages:
+    """WTForms' own messages ("Not a valid integer value.") in the request's language.
+
+    Flask-WTF reads WTForms' catalog from disk on every request that makes a form, unless the
+    request already holds one as ``request.wtforms_translations``; this one is loaded once per
+    process and language, on first use.
+    """
+
+    def ugettext(self, string: str) -> str:
+        return _wtforms_messages(current()[1]).ugettext(string)
+
+    def ungettext(self, singular: str, plural: str, n: int) -> str:
+        return _wtforms_messages(current()[1]).ungettext(singular, plural, n)
+
+
+_WTFORMS_MESSAGES = _WTFormsMessages()
+
+
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=_selected_locale, timezone_selector=select_timezone,
                    default_translation_directories="translations")
@@ -94,3 +120,7 @@ def init_app(app: Flask) -> None:
         pgettext=lambda c, s: current()[0].upgettext(c, s),
         npgettext=lambda c, s, p, n: current()[0].unpgettext(c, s, p, n),
         newstyle=True)
+
+    @app.before_request
+    def _wtforms_messages_once() -> None:
+        request.wtforms_translations = _WTFORMS_MESSAGES

@@ -238,3 +238,42 @@ def test_chinese_pages_have_no_english_interface_text(client, content_dir, zh):
         found = sorted({source for text in texts for source, pattern in english.items()
                         if pattern.search(text)})
         assert not found, f"{path}: English interface text on the Chinese page: {found}"
+
+
+def test_dates_and_messages_follow_each_readers_language_and_zone(tmp_path):
+    """Translations are looked up once per request and formatted dates are kept: neither may leak
+    from one reader to the next (another language, another time zone)."""
+    from datetime import datetime, timezone
+
+    from flask import render_template_string
+    from flask_wtf import FlaskForm
+    from werkzeug.datastructures import MultiDict
+    from wtforms import IntegerField
+
+    from lms import create_app
+    from lms.templating import localtime
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "t", "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                      "INSTANCE_PATH": str(tmp_path / "instance"), "WTF_CSRF_ENABLED": False})
+    when = datetime(2026, 11, 3, 5, 6, 7, tzinfo=timezone.utc)
+
+    class Numbers(FlaskForm):
+        n = IntegerField("n")
+
+    def reader(language: str, zone: str) -> tuple[str, str, str]:
+        app.config["LMS_TIMEZONE"] = zone
+        with app.app_context(), app.test_request_context("/", headers={"Accept-Language": language}):
+            app.preprocess_request()
+            form = Numbers(formdata=MultiDict({"n": "x"}))
+            form.validate()
+            return (localtime(when, "full"), render_template_string("{{ _('Sign in') }}|{{ t|localtime }}", t=when),
+                    form.errors["n"][0])
+
+    shanghai = reader("zh-CN", "Asia/Shanghai")
+    new_york = reader("en", "America/New_York")
+    assert "13:06:07" in shanghai[0] and "星期二" in shanghai[0]
+    assert "12:06:07" in new_york[0] and "Tuesday" in new_york[0]
+    assert shanghai[1].startswith("登录|") and new_york[1].startswith("Sign in|") and shanghai[1] != new_york[1]
+    assert shanghai[2] == "不是有效的整数。" and new_york[2] == "Not a valid integer value."
+    assert reader("zh-CN", "Asia/Shanghai") == shanghai and reader("en", "America/New_York") == new_york
+    assert "06:06:07" in reader("zh-CN", "Europe/Berlin")[0]  # the same language, another zone

@@ -170,3 +170,73 @@ def test_concurrent_writers_on_one_sqlite_file_never_fail(tmp_path):
         submitted = len(range(0, ROUNDS, 3))
         assert db.session.scalar(select(func.count()).select_from(Attempt)) == STUDENTS * submitted
         assert audit.verify().ok
+
+
+def _queue_taken(database: Path) -> bool:
+    """Whether some write transaction holds the writers' queue of ``database`` (seen from a handle of our own)."""
+    import fcntl
+
+    with open(f"{database}-writers", "a+b") as other:
+        try:
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(other, fcntl.LOCK_UN)
+        return False
+
+
+def test_write_transactions_queue_in_turn_and_leave_the_queue_when_they_end(tmp_path):
+    import threading
+
+    from sqlalchemy import text
+
+    from lms import create_app
+    from lms.db_setup import begin_write
+    from lms.extensions import db
+
+    database = tmp_path / "lms.sqlite3"
+    app = create_app(_config(tmp_path))
+    with app.app_context():
+        db.session.execute(text("CREATE TABLE notes (body TEXT)"))
+        db.session.commit()
+
+        db.session.execute(text("SELECT count(*) FROM notes"))
+        assert not _queue_taken(database), "a read transaction must not queue"
+        db.session.rollback()
+
+        begin_write()
+        db.session.execute(text("INSERT INTO notes VALUES ('first')"))
+        assert _queue_taken(database)
+        db.session.commit()
+        assert not _queue_taken(database), "a commit leaves the queue"
+
+        begin_write()
+        db.session.execute(text("INSERT INTO notes VALUES ('undone')"))
+        db.session.rollback()
+        assert not _queue_taken(database), "a rollback leaves the queue"
+
+        begin_write()
+        db.session.execute(text("INSERT INTO notes VALUES ('abandoned')"))
+        db.session.remove()
+        assert not _queue_taken(database), "a connection given back to the pool leaves the queue"
+
+        # A second writer waits for the first (it neither fails nor writes in between) and goes on
+        # when the first commits.
+        begin_write()
+        db.session.execute(text("INSERT INTO notes VALUES ('held')"))
+        done = threading.Event()
+
+        def second() -> None:
+            with app.app_context():
+                begin_write()
+                db.session.execute(text("INSERT INTO notes VALUES ('second')"))
+                db.session.commit()
+                done.set()
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        assert not done.wait(0.5), "the second writer must wait while the first holds the queue"
+        db.session.commit()
+        thread.join(10)
+        assert done.is_set()
+        assert db.session.scalars(text("SELECT body FROM notes ORDER BY rowid")).all() == ["first", "held", "second"]

@@ -133,6 +133,12 @@ def rubric_hash(rubric: list) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def current_grade_hashes(rubric: list, content_hash: str) -> tuple[str, str]:
+    """The rubric hashes a grade may carry and still be current: the rubric's own, or the brief's
+    content hash (grades saved before rubric hashes existed carry that instead)."""
+    return rubric_hash(rubric), content_hash
+
+
 class Assignment(ItemMixin, db.Model):
     """A project assignment (``assignments/<slug>.md``) with its rubric."""
 
@@ -160,9 +166,8 @@ class Assignment(ItemMixin, db.Model):
 
     @property
     def current_grade_hashes(self) -> tuple[str, str]:
-        """The rubric hashes a grade may carry and still be current: the rubric's own, or the brief's
-        content hash (grades saved before rubric hashes existed carry that instead)."""
-        return self.rubric_hash, self.content_hash
+        """See the module's ``current_grade_hashes``."""
+        return current_grade_hashes(self.rubric, self.content_hash)
 
     def graded_with_older_rubric(self, grade_rubric_hash: str | None) -> bool:
         """Whether a grade saved with ``grade_rubric_hash`` used a rubric other than the current one."""

@@ -18,7 +18,7 @@ from sqlalchemy import Select, and_, bindparam, exists, false, func, or_, select
 
 from ..extensions import db
 from ..models import Assignment, Attempt, AttemptFile, Course, CourseMentor, Enrollment, Grade, User
-from ..models.content import rubric_hash
+from ..models.content import current_grade_hashes
 from ..models.submissions import GRADING_STATES
 from . import filecheck, storage
 from .tabular import Page, drain, safe_cell
@@ -251,7 +251,7 @@ def queue(course_ids: list[int], *, assignment_id: int | None = None, status: st
         select(Assignment.id, Assignment.title, Assignment.rubric, Assignment.content_hash)
         .where(Assignment.id.in_({row[1] for row in found})))}
     # hashed once per assignment, not per attempt
-    current = {a_id: (rubric_hash(a.rubric), a.content_hash) for a_id, a in assignments.items()}
+    current = {a_id: current_grade_hashes(a.rubric, a.content_hash) for a_id, a in assignments.items()}
     rows = []
     for (attempt_id, a_id, number, submitted_at, late_days, state, user_id, name, grade_id, grade_status, score,
          points, grade_rubric, rubric_version) in found:

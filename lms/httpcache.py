@@ -123,7 +123,7 @@ def _after_commit(db_session) -> None:
 class Entry:
     parts: list[bytes]  # the body, cut at the CSRF token
     status: int
-    headers: list[tuple[str, str]]
+    headers: list[tuple[str, str]]  # all but the ETag: see _entry_headers
     digest: str  # of the body without the token and of the release: the ETag's base
     stamp: object  # the marker's state the page was rendered under
     stored_at: float
@@ -229,19 +229,29 @@ def _page_headers(response: Response) -> Response:
     return response
 
 
+def _entry_headers(response: Response) -> list[tuple[str, str]]:
+    """The headers a cached page is answered with, made once when it is cached: its type and
+    language, the cache headers of ``_page_headers`` and the security headers of every response
+    (``security.harden``); each answer adds only its ETag (and Flask its session cookie)."""
+    from .security import harden
+
+    kept = current_app.response_class(headers=[(name, value) for name, value in response.headers.items()
+                                               if name.lower() in ("content-type", "content-language")])
+    harden(_page_headers(kept), current_app.config.get("LMS_ENV") == "production")
+    return list(kept.headers.items())
+
+
 def _answer(entry: Entry) -> Response:
     """The cached page with this visitor's CSRF token, or 304 when their copy is current."""
     from flask_wtf.csrf import generate_csrf
 
     token = generate_csrf().encode()  # also puts the session's secret in place for the binding
-    etag = hashlib.sha256(f"{entry.digest} {_csrf_binding()}".encode()).hexdigest()[:40]
-    if request.if_none_match.contains_weak(etag):
-        response = current_app.response_class(status=304)
-    else:
-        response = current_app.response_class(token.join(entry.parts), status=entry.status)
-        response.headers.update(entry.headers)
-    response.set_etag(etag, weak=True)
-    return _page_headers(response)
+    etag = 'W/"%s"' % hashlib.sha256(f"{entry.digest} {_csrf_binding()}".encode()).hexdigest()[:40]
+    if "HTTP_IF_NONE_MATCH" in request.environ and request.if_none_match.contains_weak(etag[3:-1]):
+        return current_app.response_class(status=304, headers=[(name, value) for name, value in entry.headers
+                                                               if name.lower() != "content-type"] + [("ETag", etag)])
+    return current_app.response_class(token.join(entry.parts), status=entry.status,
+                                      headers=entry.headers + [("ETag", etag)])
 
 
 def public_page(view: Callable) -> Callable:
@@ -265,9 +275,8 @@ def public_page(view: Callable) -> Callable:
             body = response.get_data()
             parts = body.split(generate_csrf().encode())
             digest = hashlib.sha256(b"\0".join(parts) + current_app.extensions["lms_build"].encode()).hexdigest()
-            headers = [(name, value) for name, value in response.headers.items()
-                       if name.lower() in ("content-type", "content-language")]
-            entry = Entry(parts, response.status_code, headers, digest, stamp, time.monotonic(), len(body))
+            entry = Entry(parts, response.status_code, _entry_headers(response), digest, stamp, time.monotonic(),
+                          len(body))
             cache.put(key, entry)
         return _answer(entry)
 
@@ -288,7 +297,6 @@ class PageMiddleware:
 
     def __init__(self, app: Flask, wsgi_app):
         self.app, self.wsgi_app = app, wsgi_app
-        self.production = app.config.get("LMS_ENV") == "production"
 
     def __call__(self, environ, start_response):
         cache: PageCache | None = self.app.extensions.get("lms_page_cache")
@@ -299,9 +307,7 @@ class PageMiddleware:
             key = _cache_key() if "_remember" not in session else None
             entry = cache.get(key, cache.stamp()) if key is not None else None
             if entry is not None:
-                from .security import harden
-
-                response = harden(_answer(entry), self.production)
+                response = _answer(entry)  # with the security headers (``_entry_headers``)
                 if not self.app.session_interface.is_null_session(session):
                     self.app.session_interface.save_session(self.app, session, response)
                 return response(environ, start_response)

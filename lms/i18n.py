@@ -9,6 +9,7 @@ from babel.support import NullTranslations
 from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import get_locale, get_timezone, get_translations
 from flask_login import current_user
+from pytz import timezone
 
 from .extensions import babel
 
@@ -28,7 +29,22 @@ def may_be_signed_in() -> bool:
     """False when this request certainly comes from an anonymous visitor: no signed-in user in
     the session and no remember-me cookie, the only two ways Flask-Login signs a visitor in here.
     Spares loading the user on the pages anonymous visitors read most."""
-    return "_user_id" in session or current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+    return "_user_id" in session or ("HTTP_COOKIE" in request.environ and current_app.config.get(
+        "REMEMBER_COOKIE_NAME", "remember_token") in request.cookies)
+
+
+# Accept-Language uses zh-CN / zh; our catalog is zh_CN.
+_OFFERED = {"zh_CN": "zh_CN", "zh-CN": "zh_CN", "zh": "zh_CN", "en": "en"}
+
+
+@functools.lru_cache(maxsize=512)
+def _accepted(header: str) -> str | None:
+    """The best of our languages for an Accept-Language header. Browsers send a handful of
+    distinct values, so each is parsed once per process rather than on every request."""
+    from werkzeug.datastructures import LanguageAccept
+    from werkzeug.http import parse_accept_header
+
+    return _OFFERED.get(parse_accept_header(header, LanguageAccept).best_match(list(_OFFERED)))
 
 
 def select_locale() -> str:
@@ -41,10 +57,7 @@ def select_locale() -> str:
     chosen = session.get("lang")
     if chosen in languages:
         return chosen
-    # Accept-Language uses zh-CN / zh; our catalog is zh_CN.
-    offered = {"zh_CN": "zh_CN", "zh-CN": "zh_CN", "zh": "zh_CN", "en": "en"}
-    best = request.accept_languages.best_match(list(offered)) if request else None
-    return offered.get(best, current_app.config["BABEL_DEFAULT_LOCALE"])
+    return _accepted(request.headers.get("Accept-Language", "")[:1000]) or current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def select_timezone() -> str:
@@ -63,6 +76,16 @@ def _parsed(code: str) -> Locale:
 def _selected_locale() -> Locale:
     """select_locale's choice, parsed once per process (Flask-Babel would parse it on every request)."""
     return _parsed(select_locale())
+
+
+@functools.lru_cache(maxsize=64)
+def _zone(name: str):
+    return timezone(name)  # pytz, as Flask-Babel uses
+
+
+def _selected_timezone():
+    """select_timezone's choice, looked up once per process and zone."""
+    return _zone(select_timezone())
 
 
 def current() -> tuple[NullTranslations, Locale | None, object]:
@@ -110,7 +133,7 @@ _WTFORMS_MESSAGES = _WTFormsMessages()
 
 
 def init_app(app: Flask) -> None:
-    babel.init_app(app, locale_selector=_selected_locale, timezone_selector=select_timezone,
+    babel.init_app(app, locale_selector=_selected_locale, timezone_selector=_selected_timezone,
                    default_translation_directories="translations")
     # The templates' _(), gettext() and ngettext() through current(); Jinja's newstyle wrapper
     # (autoescaping, %-formatting) stays Jinja's.

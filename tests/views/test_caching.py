@@ -318,6 +318,28 @@ def app_client(client):
     return client.application.test_client()
 
 
+def test_a_cached_page_and_its_304_carry_the_headers_of_the_rendered_page(client, synced):
+    """The cache answers with the rendered page's type, language, cache and security headers
+    (they are kept with the page, not added again per request), in each visitor's language."""
+    kept = ("Content-Type", "Cache-Control", "Content-Security-Policy",
+            "X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy")
+    for language, expected in (("en-GB,en;q=0.8", "en"), ("zh-CN,zh;q=0.9", "zh-CN"), ("fr", "zh-CN")):
+        rendered = app_client(client).get(LESSON, headers={"Accept-Language": language})
+        cached = app_client(client).get(LESSON, headers={"Accept-Language": language})
+        assert rendered.status_code == cached.status_code == 200
+        assert f'<html lang="{expected}"' in cached.get_data(as_text=True), language
+        for name in kept:
+            assert cached.headers.get(name) == rendered.headers.get(name) is not None, (language, name)
+        assert {v.strip() for v in cached.headers["Vary"].split(",")} >= {"Cookie", "Accept-Language"}
+        assert "session=" in cached.headers["Set-Cookie"] and "HttpOnly" in cached.headers["Set-Cookie"]
+    visitor = app_client(client)
+    etag = visitor.get(LESSON).headers["ETag"]
+    again = visitor.get(LESSON, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.headers["ETag"] == etag
+    assert "default-src 'self'" in again.headers["Content-Security-Policy"]
+    assert again.headers["X-Frame-Options"] == "DENY" and again.headers["Cache-Control"] == "private, no-cache"
+
+
 def test_each_visitor_of_a_cached_page_gets_a_working_token_of_their_own(client, synced):
     client.get(LESSON)  # cached now
     tokens = []

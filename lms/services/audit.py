@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable
 
-from sqlalchemy import and_, func, or_, select, union
+from sqlalchemy import and_, func, select, union
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -242,9 +242,15 @@ def entries(*, scope: Scope = EVERYTHING, course_id: int | None = None, group: s
     if len(parts) == 1:
         stmt = select(*LISTED_COLUMNS).where(*parts[0], *common)
     elif db.session.get_bind().dialect.name == "postgresql":
-        # PostgreSQL walks ix_audit_entries_seq backwards and filters: at 1,000,000 entries this was
-        # several times faster than the merged branches, which it answers by sorting each branch.
-        stmt = select(*LISTED_COLUMNS).where(or_(*(and_(*part) for part in parts)), *common)
+        # Several parts are an auditor's: content and sign-off events, as many as the content's
+        # changes (not the students' work). PostgreSQL gathers each part through its index and
+        # sorts what they found. Given the parts as one condition, or each with its own newest-first
+        # limit, it walks ix_audit_entries_seq backwards instead, through every newer grade event
+        # (at scale 10: 72 ms and 650 ms, against 7 ms this way).
+        # Only ``seq`` (unique) is gathered: the indexes hold it, so the parts are index-only scans.
+        found = union(*(select(AuditEntry.seq).where(*part, *common) for part in parts)).subquery("found")
+        newest = select(found.c.seq).order_by(found.c.seq.desc()).limit(limit + 1).subquery("newest")
+        stmt = select(*LISTED_COLUMNS).join(newest, newest.c.seq == AuditEntry.seq)
     else:
         newest = [select(AuditEntry.id, AuditEntry.seq).where(*part, *common)
                   .order_by(AuditEntry.seq.desc()).limit(limit + 1).subquery(f"p{n}")

@@ -247,11 +247,10 @@ def _answer(entry: Entry) -> Response:
 
     token = generate_csrf().encode()  # also puts the session's secret in place for the binding
     etag = 'W/"%s"' % hashlib.sha256(f"{entry.digest} {_csrf_binding()}".encode()).hexdigest()[:40]
+    headers = entry.headers + [("ETag", etag)]
     if "HTTP_IF_NONE_MATCH" in request.environ and request.if_none_match.contains_weak(etag[3:-1]):
-        return current_app.response_class(status=304, headers=[(name, value) for name, value in entry.headers
-                                                               if name.lower() != "content-type"] + [("ETag", etag)])
-    return current_app.response_class(token.join(entry.parts), status=entry.status,
-                                      headers=entry.headers + [("ETag", etag)])
+        return current_app.response_class(status=304, headers=headers)
+    return current_app.response_class(token.join(entry.parts), status=entry.status, headers=headers)
 
 
 def public_page(view: Callable) -> Callable:

@@ -72,3 +72,25 @@ def create_app(config: dict | None = None) -> Flask:
 
     register_cli(app)
     return app
+
+
+def settle_worker(app: Flask) -> int:
+    """Prepare a server process that has just loaded ``app`` (gunicorn.conf.py's ``post_worker_init``).
+
+    Every template is compiled now rather than at its first request, and then everything the
+    process holds is moved out of the cyclic garbage collector's reach (``gc.freeze``): the app,
+    its routes, models, compiled templates and translations live as long as the process, and a
+    full collection went through all of them, about 140,000 objects, in some 50 ms, on a request
+    that then answered that much later. Afterwards a full collection looks only at what requests
+    made. Returns the number of templates compiled.
+    """
+    import gc
+
+    compiled = 0
+    with app.app_context():
+        for name in app.jinja_env.list_templates(extensions=("html", "txt")):
+            app.jinja_env.get_template(name)
+            compiled += 1
+    gc.collect()
+    gc.freeze()
+    return compiled

@@ -71,3 +71,26 @@ def test_lazy_translations_are_printed_as_text_not_markup():
     with app.test_request_context("/"):
         page = render_template_string("<p>{{ m }}</p><p>{{ m|string }}</p>", m=message)
     assert "<img" not in page and page.count("&lt;img src=x onerror=&#34;alert(1)&#34;&gt;") == 2
+
+
+def test_a_gunicorn_worker_compiles_every_template_and_freezes_what_it_loaded(tmp_path):
+    """gunicorn.conf.py's post_worker_init: the templates are compiled before the first request,
+    and the loaded app is out of the garbage collector's full collections (gc.freeze)."""
+    import gc
+    import runpy
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    app = create_app({"TESTING": True, "INSTANCE_PATH": str(tmp_path / "i"), "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    settings = runpy.run_path(str(Path(__file__).resolve().parents[1] / "gunicorn.conf.py"))
+    assert settings["workers"] >= 2 and settings["keepalive"] == 0
+    gc.unfreeze()
+    try:
+        settings["post_worker_init"](SimpleNamespace(wsgi=app))
+        assert gc.get_freeze_count() > 10_000
+        cache = app.jinja_env.cache
+        names = {key[1] for key in cache.keys()}
+        assert {"base.html", "audit/log.html", "grade/gradebook.html", "auth/reset_email.txt"} <= names
+        assert len(names) == len(app.jinja_env.list_templates())
+    finally:
+        gc.unfreeze()

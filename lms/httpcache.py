@@ -41,10 +41,11 @@ from pathlib import Path
 from typing import Callable
 
 from flask import Flask, Response, current_app, has_app_context, make_response, request, session
-from flask_babel import get_locale, get_timezone
 from flask_login import current_user
 
-from .i18n import may_be_signed_in
+from werkzeug.http import HTTP_STATUS_CODES
+
+from .i18n import may_be_signed_in, visitor_locale
 
 PAGE_CACHE_CONTROL = "private, no-cache"
 _PACKAGE = Path(__file__).resolve().parent
@@ -75,13 +76,14 @@ def build_id(package: Path = _PACKAGE) -> str:
     return _builds[key]
 
 
-def _csrf_binding() -> list | None:
+def _csrf_binding(app: Flask, sess) -> list | None:
     """The session's CSRF secret (hashed) and the time bucket its tokens stay valid in."""
-    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+    config = app.config
+    if not config.get("WTF_CSRF_ENABLED", True):
         return None
-    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
-    secret = str(session.get(field, ""))
-    limit = current_app.config.get("WTF_CSRF_TIME_LIMIT", 3600)
+    field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    secret = str(sess.get(field, ""))
+    limit = config.get("WTF_CSRF_TIME_LIMIT", 3600)
     bucket = int(time.time() // max(1, limit // 2)) if limit else 0
     return [hashlib.sha256(secret.encode()).hexdigest(), bucket]
 
@@ -214,13 +216,14 @@ class PageCache:
         return len(self._entries)
 
 
-def _cache_key() -> tuple | None:
-    """What an anonymous visitor's page depends on, or None when this request's page must not be cached."""
-    if request.method not in ("GET", "HEAD") or current_app.debug or session.get("_flashes") \
-            or (may_be_signed_in() and getattr(current_user, "is_authenticated", False)):
+def _cache_key(app: Flask, req, sess) -> tuple | None:
+    """What an anonymous visitor's page depends on, or None when this request's page must not be
+    cached. The caller has made sure the visitor is not signed in; the language is theirs as
+    ``i18n.visitor_locale`` chooses it (as the page's rendering does), the time zone the park's."""
+    if req.method not in ("GET", "HEAD") or app.debug or sess.get("_flashes"):
         return None
-    return (request.path, request.query_string, str(get_locale()), str(get_timezone()),
-            current_app.extensions["lms_build"])
+    return (req.path, req.query_string, visitor_locale(app.config, req.environ, sess), app.config["LMS_TIMEZONE"],
+            app.extensions["lms_build"])
 
 
 def _page_headers(response: Response) -> Response:
@@ -241,14 +244,23 @@ def _entry_headers(response: Response) -> list[tuple[str, str]]:
     return list(kept.headers.items())
 
 
-def _answer(entry: Entry) -> Response:
-    """The cached page with this visitor's CSRF token, or 304 when their copy is current."""
+def _token_and_etag(app: Flask, sess, entry: Entry) -> tuple[bytes, str]:
+    """This visitor's CSRF token for the page and the page's ETag for them."""
     from flask_wtf.csrf import generate_csrf
 
     token = generate_csrf().encode()  # also puts the session's secret in place for the binding
-    etag = 'W/"%s"' % hashlib.sha256(f"{entry.digest} {_csrf_binding()}".encode()).hexdigest()[:40]
+    return token, 'W/"%s"' % hashlib.sha256(f"{entry.digest} {_csrf_binding(app, sess)}".encode()).hexdigest()[:40]
+
+
+def _not_modified(req, etag: str) -> bool:
+    return "HTTP_IF_NONE_MATCH" in req.environ and req.if_none_match.contains_weak(etag[3:-1])
+
+
+def _answer(entry: Entry) -> Response:
+    """The cached page with this visitor's CSRF token, or 304 when their copy is current."""
+    token, etag = _token_and_etag(current_app, session, entry)
     headers = entry.headers + [("ETag", etag)]
-    if "HTTP_IF_NONE_MATCH" in request.environ and request.if_none_match.contains_weak(etag[3:-1]):
+    if _not_modified(request, etag):
         return current_app.response_class(status=304, headers=headers)
     return current_app.response_class(token.join(entry.parts), status=entry.status, headers=headers)
 
@@ -258,8 +270,11 @@ def public_page(view: Callable) -> Callable:
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
-        cache: PageCache | None = current_app.extensions.get("lms_page_cache")
-        key = _cache_key() if cache is not None else None
+        app = current_app._get_current_object()
+        cache: PageCache | None = app.extensions.get("lms_page_cache")
+        key = None
+        if cache is not None and not (may_be_signed_in() and getattr(current_user, "is_authenticated", False)):
+            key = _cache_key(app, request, session)
         if key is None:
             return _page_headers(make_response(view(*args, **kwargs)))
         stamp = cache.stamp()  # before the view reads anything
@@ -298,19 +313,44 @@ class PageMiddleware:
         self.app, self.wsgi_app = app, wsgi_app
 
     def __call__(self, environ, start_response):
-        cache: PageCache | None = self.app.extensions.get("lms_page_cache")
+        app = self.app
+        cache: PageCache | None = app.extensions.get("lms_page_cache")
         if cache is None or environ.get("REQUEST_METHOD") not in ("GET", "HEAD") \
                 or not cache.has_path(environ.get("PATH_INFO", "")):
             return self.wsgi_app(environ, start_response)
-        with self.app.request_context(environ):
-            key = _cache_key() if "_remember" not in session else None
+        with app.request_context(environ) as ctx:
+            req, sess = ctx.request, ctx.session
+            key = None if may_be_signed_in(req, sess) else _cache_key(app, req, sess)
             entry = cache.get(key, cache.stamp()) if key is not None else None
             if entry is not None:
-                response = _answer(entry)  # with the security headers (``_entry_headers``)
-                if not self.app.session_interface.is_null_session(session):
-                    self.app.session_interface.save_session(self.app, session, response)
-                return response(environ, start_response)
+                token, etag = _token_and_etag(app, sess, entry)
+                headers = entry.headers + [("ETag", etag)]
+                if _not_modified(req, etag):
+                    response = app.response_class(status=304, headers=headers)
+                    self._save_session(sess, response)
+                    return response(environ, start_response)
+                # The 200 goes straight to the server: its headers were checked when the page was
+                # cached (``_entry_headers``), so it needs no Response object of its own.
+                body = token.join(entry.parts)
+                headers.append(("Content-Length", str(len(body))))
+                cookies = self._save_session(sess, app.response_class())
+                if cookies:
+                    headers.extend(cookies)
+                start_response(_STATUS_LINES[entry.status], headers)
+                return [] if environ["REQUEST_METHOD"] == "HEAD" else [body]
         return self.wsgi_app(environ, start_response)
+
+    def _save_session(self, sess, response: Response) -> list[tuple[str, str]]:
+        """Flask saves the session into ``response``; its Set-Cookie headers. (Flask also adds
+        ``Vary: Cookie``, which every cached page carries already.)"""
+        interface = self.app.session_interface
+        if interface.is_null_session(sess):
+            return []
+        interface.save_session(self.app, sess, response)
+        return [("Set-Cookie", value) for value in response.headers.getlist("Set-Cookie")]
+
+
+_STATUS_LINES = {code: f"{code} {HTTP_STATUS_CODES[code]}" for code in (200,)}
 
 
 def init_app(app: Flask) -> None:

@@ -25,12 +25,16 @@ def terminal_locale() -> str:
     return "en"
 
 
-def may_be_signed_in() -> bool:
+def may_be_signed_in(req=None, sess=None) -> bool:
     """False when this request certainly comes from an anonymous visitor: no signed-in user in
     the session and no remember-me cookie, the only two ways Flask-Login signs a visitor in here.
-    Spares loading the user on the pages anonymous visitors read most."""
-    return "_user_id" in session or ("HTTP_COOKIE" in request.environ and current_app.config.get(
-        "REMEMBER_COOKIE_NAME", "remember_token") in request.cookies)
+    Spares loading the user on the pages anonymous visitors read most. ``req`` and ``sess``
+    default to this context's request and session."""
+    req = request if req is None else req
+    if "_user_id" in (session if sess is None else sess):
+        return True
+    return "HTTP_COOKIE" in req.environ and current_app.config.get(
+        "REMEMBER_COOKIE_NAME", "remember_token") in req.cookies
 
 
 # Accept-Language uses zh-CN / zh; our catalog is zh_CN.
@@ -47,17 +51,25 @@ def _accepted(header: str) -> str | None:
     return _OFFERED.get(parse_accept_header(header, LanguageAccept).best_match(list(_OFFERED)))
 
 
+def visitor_locale(config, environ, sess) -> str:
+    """The language of a visitor who is not signed in: the one chosen on this browser, else the
+    best match of Accept-Language, else zh_CN. The page cache keys anonymous visitors' pages by it
+    (``lms.httpcache``), so pages are cached in exactly the language they were rendered in."""
+    chosen = sess.get("lang")
+    if chosen in config["LMS_LANGUAGES"]:
+        return chosen
+    return _accepted(environ.get("HTTP_ACCEPT_LANGUAGE", "")[:1000]) or config["BABEL_DEFAULT_LOCALE"]
+
+
 def select_locale() -> str:
     """The user's own setting, else the language chosen on this browser, else Accept-Language, else zh_CN."""
-    languages = current_app.config["LMS_LANGUAGES"]
     if not has_request_context():  # CLI commands: the terminal's language
         return terminal_locale()
-    if may_be_signed_in() and getattr(current_user, "is_authenticated", False) and current_user.locale in languages:
+    config = current_app.config
+    if may_be_signed_in() and getattr(current_user, "is_authenticated", False) \
+            and current_user.locale in config["LMS_LANGUAGES"]:
         return current_user.locale
-    chosen = session.get("lang")
-    if chosen in languages:
-        return chosen
-    return _accepted(request.headers.get("Accept-Language", "")[:1000]) or current_app.config["BABEL_DEFAULT_LOCALE"]
+    return visitor_locale(config, request.environ, session)
 
 
 def select_timezone() -> str:

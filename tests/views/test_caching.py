@@ -340,6 +340,37 @@ def test_a_cached_page_and_its_304_carry_the_headers_of_the_rendered_page(client
     assert again.headers["X-Frame-Options"] == "DENY" and again.headers["Cache-Control"] == "private, no-cache"
 
 
+def test_a_cached_page_answers_head_and_sends_each_header_once(client, synced):
+    """The cache's answer goes to the server without a Response object of its own: it must still
+    carry one of each header, the body's length, and no body for HEAD."""
+    client.get(LESSON)  # cached now
+    got = app_client(client).get(LESSON)
+    assert got.status_code == 200
+    names = [name.lower() for name, _value in got.headers]
+    assert len(names) == len(set(names)), names
+    assert int(got.headers["Content-Length"]) == len(got.data) > 1000
+    head = app_client(client).head(LESSON)
+    assert head.status_code == 200 and head.data == b""
+    assert head.headers["Content-Length"] == got.headers["Content-Length"]
+    assert head.headers["Content-Type"] == got.headers["Content-Type"] and "session=" in head.headers["Set-Cookie"]
+
+
+def test_a_language_chosen_on_the_browser_picks_its_own_cached_page(client, synced):
+    """The cache key's language is the one the page is rendered in: a visitor who chose English
+    is not answered with the Chinese page cached for a browser that asks for Chinese."""
+    chinese = app_client(client)
+    assert 'lang="zh-CN"' in chinese.get(LESSON, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    visitor = app_client(client)
+    page = visitor.get(LESSON, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert 'lang="zh-CN"' in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    assert visitor.post("/language", data={"lang": "en", "next": LESSON, "csrf_token": token}).status_code == 302
+    for _ in range(2):  # rendered, then from the cache
+        again = visitor.get(LESSON, headers={"Accept-Language": "zh-CN"})
+        assert 'lang="en"' in again.get_data(as_text=True)
+    assert 'lang="zh-CN"' in chinese.get(LESSON, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+
+
 def test_each_visitor_of_a_cached_page_gets_a_working_token_of_their_own(client, synced):
     client.get(LESSON)  # cached now
     tokens = []

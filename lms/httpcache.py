@@ -301,12 +301,13 @@ class PageMiddleware:
     """Answers an anonymous visitor's GET of a cached public page before Flask dispatches it.
 
     The request context is pushed as usual (the session is opened, the URL matched), and the
-    answer is made by the same functions as in ``public_page``: the visitor's language, time
-    zone and sign-in state pick the cache entry, Flask-WTF makes their CSRF token, Flask saves
-    their session, and the security headers are added. What is skipped is the work a cached
-    page does not need: the view, its queries and its template, and the request hooks. Any
-    request this cannot answer (not cached, signed in, a flash waiting, a remember-me cookie
-    to update) goes on to Flask unchanged.
+    answer is made by the same functions as in ``public_page``: the visitor's language and time
+    zone pick the cache entry (``_cache_key``), Flask-WTF makes their CSRF token, Flask saves
+    their session. The page goes to the server with the headers kept with it (the security
+    headers among them), its ETag, length and cookie. What is skipped is the work a cached page
+    does not need: the view, its queries and its template, the request hooks, and a Response
+    object. Any request this cannot answer (not cached, perhaps signed in, a flash waiting, a
+    remember-me cookie to update) goes on to Flask unchanged.
     """
 
     def __init__(self, app: Flask, wsgi_app):
@@ -320,7 +321,7 @@ class PageMiddleware:
             return self.wsgi_app(environ, start_response)
         with app.request_context(environ) as ctx:
             req, sess = ctx.request, ctx.session
-            key = None if may_be_signed_in(req, sess) else _cache_key(app, req, sess)
+            key = None if "_remember" in sess or may_be_signed_in(req, sess) else _cache_key(app, req, sess)
             entry = cache.get(key, cache.stamp()) if key is not None else None
             if entry is not None:
                 token, etag = _token_and_etag(app, sess, entry)

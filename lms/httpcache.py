@@ -42,7 +42,6 @@ from typing import Callable
 
 from flask import Flask, Response, current_app, has_app_context, make_response, request, session
 from flask_login import current_user
-
 from werkzeug.http import HTTP_STATUS_CODES
 
 from .i18n import may_be_signed_in, visitor_locale

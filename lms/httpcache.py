@@ -44,7 +44,7 @@ from flask import Flask, Response, current_app, has_app_context, make_response, 
 from flask_login import current_user
 from werkzeug.http import HTTP_STATUS_CODES
 
-from .i18n import may_be_signed_in, visitor_locale
+from .i18n import may_be_signed_in, visitor_locale, visitor_timezone
 
 PAGE_CACHE_CONTROL = "private, no-cache"
 _PACKAGE = Path(__file__).resolve().parent
@@ -217,11 +217,12 @@ class PageCache:
 
 def _cache_key(app: Flask, req, sess) -> tuple | None:
     """What an anonymous visitor's page depends on, or None when this request's page must not be
-    cached. The caller has made sure the visitor is not signed in; the language is theirs as
-    ``i18n.visitor_locale`` chooses it (as the page's rendering does), the time zone the park's."""
+    cached. The caller has made sure the visitor is not signed in; the language and time zone are
+    theirs as ``i18n.visitor_locale`` and ``i18n.visitor_timezone`` choose them for the page's
+    rendering."""
     if req.method not in ("GET", "HEAD") or app.debug or sess.get("_flashes"):
         return None
-    return (req.path, req.query_string, visitor_locale(app.config, req.environ, sess), app.config["LMS_TIMEZONE"],
+    return (req.path, req.query_string, visitor_locale(app.config, req.environ, sess), visitor_timezone(app.config),
             app.extensions["lms_build"])
 
 
@@ -333,10 +334,8 @@ class PageMiddleware:
                 # cached (``_entry_headers``), so it needs no Response object of its own.
                 body = token.join(entry.parts)
                 headers.append(("Content-Length", str(len(body))))
-                cookies = self._save_session(sess, app.response_class())
-                if cookies:
-                    headers.extend(cookies)
-                start_response(_STATUS_LINES[entry.status], headers)
+                headers.extend(self._save_session(sess, app.response_class()))
+                start_response(f"{entry.status} {HTTP_STATUS_CODES[entry.status]}", headers)
                 return [] if environ["REQUEST_METHOD"] == "HEAD" else [body]
         return self.wsgi_app(environ, start_response)
 
@@ -348,9 +347,6 @@ class PageMiddleware:
             return []
         interface.save_session(self.app, sess, response)
         return [("Set-Cookie", value) for value in response.headers.getlist("Set-Cookie")]
-
-
-_STATUS_LINES = {code: f"{code} {HTTP_STATUS_CODES[code]}" for code in (200,)}
 
 
 def init_app(app: Flask) -> None:
